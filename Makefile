@@ -1,0 +1,36 @@
+# Two entry points (see README): `make run` trains the default agent, `make test` runs the suite.
+# Both create .venv on first use; re-running is quick because the install step is skipped while
+# requirements.txt and pyproject.toml are unchanged (the stamp file records the last install).
+PYTHON ?= python3.11
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.amago_edu-installed
+
+.PHONY: setup run test test-fast notebooks clean-notebooks
+
+setup: $(STAMP)
+
+$(STAMP): requirements.txt pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	# torch first and exact: a loose spec would pull a multi-GB CUDA build
+	$(PY) -m pip install --quiet torch==2.13.0
+	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
+	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3" >/dev/null
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(PY) -m amago_edu.main
+
+test: $(STAMP)
+	$(PY) -m pytest -q
+
+test-fast: $(STAMP)
+	$(PY) -m pytest -q -m "not notebook and not slow and not browser"
+
+notebooks: $(STAMP)
+	$(PY) -m amago_edu.main --notebooks
+
+clean-notebooks: $(STAMP)
+	$(PY) -m amago_edu.dev clean-notebooks

@@ -1,0 +1,476 @@
+"""The in-context agent: timestep encoder -> causal Transformer -> actor and critic heads.
+
+One token per timestep (observation, previous action, previous reward, reset flag, trial progress)
+goes through one shared causal Transformer over the whole trial; small actor and critic heads read
+its output and both losses train it (AMAGO, Grigsby et al. 2024, Sec. 3; brief D.1-D.3).
+
+Variants are switches, not copies (brief C.3):
+
+    critic = "two_hot"  classification over symlog bins, cross-entropy     (scale-independent)
+             "mse"      scalar regression                                   (scale-dependent)
+    actor  = "filtered_bc"  -1[A(s, a_replay) > thr] * log pi(a_replay | s)  (scale-independent)
+             "max_q"        -E_{a ~ pi}[Q(s, a)]                            (scale-dependent)
+
+AMAGO-2 is (two_hot, filtered_bc); the AMAGO-1-style baseline is (mse, max_q).
+
+Where we differ from the authors' code, and why:
+- Discrete actions: the critic scores *all* actions at once (one output block per action), so
+  V(s) = sum_a pi(a|s) Q(s, a) is exact instead of a 3-sample estimate, the TD target is the exact
+  sampled per discount factor from the target actor as in the paper but scored with one grouped
+  matmul per (action, gamma) pair, and no extra critic passes are needed.
+  The critic loss needs Q(s, a_replay) only, so that part is computed for the replay action alone
+  (rows grouped by action), which keeps the update ~4x cheaper than scoring every action with
+  gradients. Continuous actions take the action as a critic input and use samples (K=3 for V).
+- The discount factor picks an output block of the critic (multi-head) instead of being an input.
+- No PopArt for the "mse" critic: the baseline is meant to show the raw scale dependence.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+from gymnasium import spaces
+from torch import nn
+
+from .losses import filtered_bc_actor_loss, max_q_actor_loss, mse_critic_loss, two_hot_critic_loss
+from .transformer import CausalTransformer
+from .twohot import TwoHot, symlog
+
+CRITICS = ("two_hot", "mse")
+ACTORS = ("filtered_bc", "max_q")
+
+
+@dataclass
+class AgentConfig:
+    """Settings of the agent (network sizes and loss). Defaults: AMAGO-2 at a CPU-friendly size."""
+
+    critic: str = "two_hot"
+    """Critic loss: "two_hot" (AMAGO-2, classification) or "mse" (AMAGO-1-style regression)."""
+    actor: str = "filtered_bc"
+    """Actor loss: "filtered_bc" (AMAGO-2, imitate replay actions with A > threshold) or "max_q"."""
+    d_model: int = 128
+    """Width of the Transformer (and of every token)."""
+    n_layers: int = 2
+    """Number of Transformer blocks."""
+    n_heads: int = 8
+    """Attention heads; must divide d_model."""
+    context_length: int = 128
+    """Timesteps the Transformer sees; training windows hold context_length - 1 transitions."""
+    dropout: float = 0.0
+    """Dropout in the Transformer (the authors use 0.05 for long GPU runs)."""
+    tstep_hidden: int = 128
+    """Hidden width of the timestep encoder MLP."""
+    head_hidden: int = 128
+    """Hidden width of the actor and critic MLPs (two hidden layers each)."""
+    num_critics: int = 4
+    """Critic ensemble size (REDQ-style; the TD target averages a random pair)."""
+    num_critics_td: int = 2
+    """Critics averaged in each TD target, drawn with replacement per (batch, time, gamma)."""
+    gammas: tuple[float, ...] = (0.1, 0.9, 0.95, 0.97, 0.99, 0.995, 0.999)
+    """Discount factors trained in parallel; the last one is used for acting."""
+    num_bins: int = 64
+    """Two-hot bins (paper: 64 for POPGym and BabyAI, 128 elsewhere)."""
+    value_low: float = -1e5
+    """Lowest value the two-hot bins cover (after reward_multiplier)."""
+    value_high: float = 1e5
+    """Highest value the two-hot bins cover (after reward_multiplier)."""
+    reward_multiplier: float = 10.0
+    """Rewards are multiplied by this inside the loss only (paper: 10 default, 100 POPGym)."""
+    tau: float = 0.003
+    """Polyak rate of the target actor and critic heads."""
+    critic_loss_weight: float = 10.0
+    """Total loss = actor loss + critic_loss_weight * critic loss."""
+    filter_threshold: float = 0.0
+    """Filtered BC imitates replay actions with advantage > this (paper runs often used -1e-4)."""
+    num_policy_samples: int = 3
+    """Continuous actions only: policy samples for V(s) in the advantage (K in the paper)."""
+
+    def validate(self) -> None:
+        """Raise ValueError naming the field for any invalid setting."""
+        if self.critic not in CRITICS:
+            raise ValueError(f"critic must be one of {CRITICS}, got {self.critic!r}")
+        if self.actor not in ACTORS:
+            raise ValueError(f"actor must be one of {ACTORS}, got {self.actor!r}")
+        for name in ("d_model", "n_layers", "n_heads", "tstep_hidden", "head_hidden", "num_bins",
+                     "num_critics_td", "num_policy_samples"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        if self.d_model % self.n_heads:
+            raise ValueError(f"n_heads must divide d_model, got d_model={self.d_model}, n_heads={self.n_heads}")
+        if isinstance(self.context_length, bool) or not isinstance(self.context_length, int) or self.context_length < 2:
+            raise ValueError(f"context_length must be an integer >= 2, got {self.context_length!r}")
+        if isinstance(self.num_critics, bool) or not isinstance(self.num_critics, int) or self.num_critics < 2:
+            raise ValueError(f"num_critics must be an integer >= 2 (an ensemble), got {self.num_critics!r}")
+        gammas = tuple(self.gammas)
+        if not gammas:
+            raise ValueError("gammas must be a non-empty list of discount factors in (0, 1)")
+        for g in gammas:
+            if not isinstance(g, (int, float)) or not (0.0 < g < 1.0):
+                raise ValueError(f"gammas must all lie in (0, 1), got {g!r} in {gammas}")
+        for name in ("dropout",):
+            value = getattr(self, name)
+            if not (0.0 <= value < 1.0):
+                raise ValueError(f"{name} must lie in [0, 1), got {value!r}")
+        for name in ("reward_multiplier", "tau", "critic_loss_weight"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+                raise ValueError(f"{name} must be a finite positive number, got {value!r}")
+        if self.tau > 1:
+            raise ValueError(f"tau must lie in (0, 1], got {self.tau!r}")
+        if not math.isfinite(self.filter_threshold):
+            raise ValueError(f"filter_threshold must be finite, got {self.filter_threshold!r}")
+        TwoHot(self.num_bins, self.value_low, self.value_high)  # validates the bin range
+
+
+# ----------------------------------------------------------------------------------------------
+# Timestep encoder: observation dict -> one token
+# ----------------------------------------------------------------------------------------------
+class TimestepEncoder(nn.Module):
+    """Observation dict (B, T, ...) -> tokens (B, T, d_model).
+
+    Flat float keys ("observation", "prev_action", "prev_reward", "reset", "progress", "direction",
+    ...) are concatenated (the previous reward through symlog so large return scales stay bounded);
+    a BabyAI-style "image" (7x7x3 grid codes) goes through a small CNN and "mission" token ids
+    through an embedding averaged over the words. An MLP and a LayerNorm make the token.
+    """
+
+    def __init__(self, obs_space: spaces.Dict, d_model: int, hidden: int):
+        super().__init__()
+        if not isinstance(obs_space, spaces.Dict):
+            raise ValueError(f"the agent needs a Dict observation space (see amago_edu.envs), got {obs_space}")
+        self.flat_keys = sorted(k for k in obs_space.spaces if k not in ("image", "mission"))
+        for key in self.flat_keys:
+            if not isinstance(obs_space[key], spaces.Box):
+                raise ValueError(f"observation key {key!r} must be a Box space, got {obs_space[key]}")
+        width = sum(int(math.prod(obs_space[k].shape)) for k in self.flat_keys)
+        self.image = None
+        if "image" in obs_space.spaces:
+            channels = obs_space["image"].shape[-1]
+            self.image = nn.Sequential(  # GridworldCNN-like: tiny kernels on a 7x7 grid of codes
+                nn.Conv2d(channels, 16, 2), nn.LeakyReLU(), nn.Conv2d(16, 32, 2), nn.LeakyReLU(),
+                nn.Conv2d(32, 48, 2), nn.LeakyReLU(), nn.Flatten(),
+            )
+            side = obs_space["image"].shape[0] - 3
+            width += 48 * side * side
+        self.mission = None
+        if "mission" in obs_space.spaces:
+            vocab = int(obs_space["mission"].high.max()) + 1
+            self.mission = nn.Embedding(vocab, 32, padding_idx=0)
+            width += 32
+        self.mlp = nn.Sequential(nn.Linear(width, hidden), nn.LeakyReLU(), nn.Linear(hidden, d_model), nn.LayerNorm(d_model))
+
+    def forward(self, obs: dict[str, torch.Tensor]) -> torch.Tensor:
+        B, T = obs[self.flat_keys[0]].shape[:2]
+        features = []
+        for key in self.flat_keys:
+            x = obs[key].float().reshape(B, T, -1)
+            features.append(symlog(x) if key == "prev_reward" else x)
+        if self.image is not None:
+            grid = obs["image"].float().reshape(B * T, *obs["image"].shape[2:]).permute(0, 3, 1, 2)  # (BT, C, 7, 7)
+            features.append(self.image(grid / 10.0).reshape(B, T, -1))
+        if self.mission is not None:
+            tokens = obs["mission"].long()  # (B, T, W)
+            words = (tokens > 0).float().unsqueeze(-1)
+            features.append((self.mission(tokens) * words).sum(-2) / words.sum(-2).clamp(min=1.0))
+        return self.mlp(torch.cat(features, dim=-1))
+
+
+# ----------------------------------------------------------------------------------------------
+# Heads
+# ----------------------------------------------------------------------------------------------
+class EnsembleLinear(nn.Module):
+    """C independent linear layers applied as one batched matmul: (C, N, in) -> (C, N, out)."""
+
+    def __init__(self, ensemble: int, in_features: int, out_features: int):
+        super().__init__()
+        bound = 1.0 / math.sqrt(in_features)
+        self.weight = nn.Parameter(torch.empty(ensemble, in_features, out_features).uniform_(-bound, bound))
+        self.bias = nn.Parameter(torch.empty(ensemble, 1, out_features).uniform_(-bound, bound))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.baddbmm(self.bias, x, self.weight)
+
+
+class CriticEnsemble(nn.Module):
+    """C critics x G discount factors, each an MLP (2 hidden layers, leaky ReLU).
+
+    Discrete actions: input s; one output block per action a holding G x K numbers (K = num_bins for
+    two_hot, 1 for mse); weight (C, h, A*G*K). Continuous actions: input [s, a]; one block (A=1).
+    """
+
+    def __init__(self, state_dim: int, action_dim: int, discrete: bool, ensemble: int, hidden: int,
+                 num_gammas: int, out_per_gamma: int):
+        super().__init__()
+        self.discrete, self.G, self.K = discrete, num_gammas, out_per_gamma
+        in_features = state_dim if discrete else state_dim + action_dim
+        self.blocks = action_dim if discrete else 1
+        self.layer1 = EnsembleLinear(ensemble, in_features, hidden)
+        self.layer2 = EnsembleLinear(ensemble, hidden, hidden)
+        self.out = EnsembleLinear(ensemble, hidden, self.blocks * num_gammas * out_per_gamma)
+        with torch.no_grad():
+            self.out.bias.zero_()
+
+    def hidden(self, state: torch.Tensor, action: torch.Tensor | None = None) -> torch.Tensor:
+        """state (N, d) [, continuous action (N, D)] -> (C, N, h)."""
+        x = state if self.discrete else torch.cat([state, action], dim=-1)
+        x = x.unsqueeze(0).expand(self.layer1.weight.shape[0], -1, -1)
+        return F.leaky_relu(self.layer2(F.leaky_relu(self.layer1(x))))
+
+    def all_actions(self, hidden: torch.Tensor) -> torch.Tensor:
+        """Discrete: outputs for every action, (C, N, h) -> (C, N, A, G, K)."""
+        C, N, _ = hidden.shape
+        return self.out(hidden).view(C, N, self.blocks, self.G, self.K)
+
+    def chosen_action(self, hidden: torch.Tensor, actions: torch.Tensor | None = None) -> torch.Tensor:
+        """Outputs for one action per row, (C, N, h), actions (N,) -> (C, N, G, K).
+
+        Rows are grouped by action so each group is one batched matmul with that action's block of
+        the output layer: the cost of one action's outputs instead of all A, with gradients.
+        """
+        C, N, _ = hidden.shape
+        if self.blocks == 1:
+            return self.out(hidden).view(C, N, self.G, self.K)
+        return self._grouped(hidden, actions, block=self.G * self.K).view(C, N, self.G, self.K)
+
+    def chosen_action_per_gamma(self, hidden: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
+        """Discrete: gamma g read with its own action a_g; (C, N, h), actions (N, G) -> (C, N, G, K)."""
+        C, N, _ = hidden.shape
+        rows = hidden.repeat_interleave(self.G, dim=1)  # (C, N*G, h): one row per (n, g)
+        gamma = torch.arange(self.G, device=actions.device).repeat(N)
+        keys = actions.reshape(-1) * self.G + gamma  # output block of (a, g) pairs, K numbers each
+        return self._grouped(rows, keys, block=self.K).view(C, N, self.G, self.K)
+
+    def _grouped(self, hidden: torch.Tensor, keys: torch.Tensor, block: int) -> torch.Tensor:
+        """Row r gets output columns [keys[r] * block, (keys[r] + 1) * block); (C, R, h) -> (C, R, block)."""
+        order = torch.argsort(keys)
+        counts = torch.bincount(keys, minlength=self.out.weight.shape[-1] // block).tolist()
+        weight, bias = self.out.weight, self.out.bias
+        chunks, start = [], 0
+        for key, rows in enumerate(hidden.index_select(1, order).split(counts, dim=1)):
+            if rows.shape[1]:
+                cols = slice(key * block, (key + 1) * block)
+                chunks.append(torch.baddbmm(bias[:, :, cols], rows, weight[:, :, cols]))
+        inverse = torch.empty_like(order)
+        inverse[order] = torch.arange(len(order), device=order.device)
+        return torch.cat(chunks, dim=1).index_select(1, inverse)
+
+    def per_gamma_actions(self, state: torch.Tensor, actions: torch.Tensor, detach_params: bool = False) -> torch.Tensor:
+        """Continuous: Q_g(s, a_g), each gamma read with its own action; state (N, d), actions (N, G, D)
+        -> (C, N, G, K). ``detach_params`` freezes the critic so a max-Q actor gradient cannot move it."""
+        N, G, D = actions.shape
+        x = torch.cat([state.repeat_interleave(G, 0), actions.reshape(N * G, D)], dim=-1)  # (N*G, d+D)
+        x = x.unsqueeze(0).expand(self.layer1.weight.shape[0], -1, -1)
+        params = [self.layer1.weight, self.layer1.bias, self.layer2.weight, self.layer2.bias,
+                  self.out.weight, self.out.bias]
+        if detach_params:
+            params = [p.detach() for p in params]
+        w1, b1, w2, b2, w3, b3 = params
+        x = F.leaky_relu(torch.baddbmm(b2, F.leaky_relu(torch.baddbmm(b1, x, w1)), w2))
+        out = torch.baddbmm(b3, x, w3).reshape(-1, N, G, G, self.K)  # (C, N, G_action, G_output, K)
+        return out.diagonal(dim1=2, dim2=3).permute(0, 1, 3, 2)  # (C, N, G, K)
+
+
+class Actor(nn.Module):
+    """MLP -> one action distribution per discount factor.
+
+    Discrete: probabilities clamped to [0.001, 0.99] and renormalised (brief D.3) so log pi of replay
+    actions stays bounded. Continuous: tanh-Gaussian with log std in [-5, 2].
+    """
+
+    def __init__(self, state_dim: int, action_space: spaces.Space, hidden: int, num_gammas: int):
+        super().__init__()
+        self.discrete = isinstance(action_space, spaces.Discrete)
+        self.A = int(action_space.n) if self.discrete else int(action_space.shape[0])
+        self.G = num_gammas
+        out = num_gammas * self.A * (1 if self.discrete else 2)
+        self.net = nn.Sequential(nn.Linear(state_dim, hidden), nn.LeakyReLU(), nn.Linear(hidden, hidden),
+                                 nn.LeakyReLU(), nn.Linear(hidden, out))
+
+    def forward(self, state: torch.Tensor):
+        """state (..., d) -> discrete probs (..., G, A), or continuous (mean, std) each (..., G, D)."""
+        out = self.net(state).float().unflatten(-1, (self.G, -1))
+        if self.discrete:
+            probs = F.softmax(out, dim=-1).clamp(0.001, 0.99)
+            return probs / probs.sum(-1, keepdim=True)
+        mean, log_std = out.chunk(2, dim=-1)
+        log_std = -5.0 + 3.5 * (torch.tanh(log_std) + 1.0)
+        return mean, log_std.exp()
+
+
+def tanh_gaussian_log_prob(mean, std, action):
+    """log pi(a|s) of a tanh-squashed Gaussian; action (..., D) in (-1, 1) -> (...)."""
+    action = action.clamp(-0.995, 0.995)
+    z = torch.atanh(action)
+    log_prob = torch.distributions.Normal(mean, std).log_prob(z) - torch.log1p(-action.pow(2) + 1e-6)
+    return log_prob.sum(-1).clamp(-1e3, 1e3)
+
+
+# ----------------------------------------------------------------------------------------------
+# The agent
+# ----------------------------------------------------------------------------------------------
+class Agent(nn.Module):
+    """Timestep encoder + causal Transformer + actor + critic ensemble, with target heads.
+
+    The sequence model is shared and trained by both losses; only the actor and critic heads have
+    Polyak-averaged target copies (brief B.4). TD targets use the *online* (detached) Transformer
+    output of the next step from the same forward pass.
+    """
+
+    def __init__(self, obs_space: spaces.Dict, action_space: spaces.Space, config: AgentConfig | None = None):
+        super().__init__()
+        config = config or AgentConfig()
+        config.validate()
+        if not isinstance(action_space, (spaces.Discrete, spaces.Box)):
+            raise ValueError(f"action space must be Discrete or Box, got {action_space}")
+        if isinstance(action_space, spaces.Box) and (action_space.low.min() < -1 or action_space.high.max() > 1):
+            raise ValueError("continuous actions must lie in [-1, 1]; rescale the env's action space first")
+        self.config, self.obs_space, self.action_space = config, obs_space, action_space
+        self.discrete = isinstance(action_space, spaces.Discrete)
+        d = config.d_model
+        self.encoder = TimestepEncoder(obs_space, d, config.tstep_hidden)
+        self.transformer = CausalTransformer(d, config.n_layers, config.n_heads, config.context_length,
+                                             dropout=config.dropout)
+        self.actor = Actor(d, action_space, config.head_hidden, len(config.gammas))
+        out_per_gamma = config.num_bins if config.critic == "two_hot" else 1
+        self.critic = CriticEnsemble(d, self.actor.A, self.discrete, config.num_critics, config.head_hidden,
+                                     len(config.gammas), out_per_gamma)
+        self.target_actor = copy.deepcopy(self.actor).requires_grad_(False)
+        self.target_critic = copy.deepcopy(self.critic).requires_grad_(False)
+        self.twohot = TwoHot(config.num_bins, config.value_low, config.value_high)
+        self.register_buffer("gammas", torch.tensor(config.gammas, dtype=torch.float32), persistent=False)
+
+    # -- helpers -------------------------------------------------------------------------------
+    def trainable_parameters(self):
+        """Everything but the target heads (they move only by Polyak averaging)."""
+        return [p for name, p in self.named_parameters() if not name.startswith("target_")]
+
+    @torch.no_grad()
+    def update_targets(self) -> None:
+        """theta_target <- (1 - tau) * theta_target + tau * theta (brief B.4)."""
+        for online, target in ((self.actor, self.target_actor), (self.critic, self.target_critic)):
+            torch._foreach_lerp_(list(target.parameters()), list(online.parameters()), self.config.tau)
+
+    def values(self, outputs: torch.Tensor) -> torch.Tensor:
+        """Critic outputs (..., K) -> scalar values (...): two-hot decode, or squeeze for mse."""
+        return self.twohot.decode(outputs) if self.config.critic == "two_hot" else outputs.squeeze(-1).float()
+
+    def sequence(self, obs: dict[str, torch.Tensor], time: torch.Tensor) -> torch.Tensor:
+        """obs (B, T, ...), time (B, T) -> Transformer states (B, T, d_model)."""
+        return self.transformer(self.encoder(obs), time)
+
+    # -- the loss ------------------------------------------------------------------------------
+    def loss(self, batch: dict) -> dict[str, torch.Tensor]:
+        """One AMAGO(-2) loss on a batch of windows (see amago_edu.replay.sample_batch).
+
+        batch: obs {key: (B, L+1, ...)}, time (B, L+1), actions (B, L) long or (B, L, D),
+        rewards (B, L), terminals (B, L), mask (B, L) (transition t exists).
+        Returns {"loss": scalar to minimise, plus detached diagnostics}.
+        """
+        cfg, C, G = self.config, self.config.num_critics, len(self.config.gammas)
+        states = self.sequence(batch["obs"], batch["time"])  # (B, L+1, d)
+        B, L = batch["rewards"].shape
+        s = states[:, :-1].reshape(B * L, -1)  # (N, d) state at t, with gradient
+        s_next = states[:, 1:].reshape(B * L, -1).detach()  # (N, d) state at t+1, no target encoder
+        mask = batch["mask"]
+        actions = batch["actions"].reshape(B * L, *batch["actions"].shape[2:])
+        gammas = self.gammas.view(1, G)
+
+        # ALGO LOGIC: TD target  y = R_mult * r + gamma * (1 - done) * mean(random pair of target critics)
+        with torch.no_grad():
+            target_policy = self.target_actor(s_next)
+            if self.discrete:  # a'_g ~ pi'_g(.|s'), one sample per gamma head, as in the paper
+                a_next = torch.multinomial(target_policy.reshape(-1, self.actor.A), 1).view(B * L, G)
+                hidden_next = self.target_critic.hidden(s_next)
+                q_next = self.values(self.target_critic.chosen_action_per_gamma(hidden_next, a_next))  # (C, N, G)
+            else:
+                mean, std = target_policy
+                a_next = torch.tanh(mean + std * torch.randn_like(mean))  # (N, G, D): one sample per gamma
+                q_next = self.values(self.target_critic.per_gamma_actions(s_next, a_next))  # (C, N, G)
+            pick = torch.randint(C, (cfg.num_critics_td, B * L, G), device=s.device)
+            q_next = q_next.gather(0, pick).mean(0)  # (N, G)
+            rewards = batch["rewards"].reshape(B * L, 1).float()
+            not_done = 1.0 - batch["terminals"].reshape(B * L, 1).float()
+            td_target = cfg.reward_multiplier * rewards + gammas * not_done * q_next  # (N, G)
+
+        # ALGO LOGIC: critic loss on Q(s_t, a_replay) for every critic and gamma
+        hidden = self.critic.hidden(s, None if self.discrete else actions)  # (C, N, h)
+        q_out = self.critic.chosen_action(hidden, actions if self.discrete else None)  # (C, N, G, K)
+        q_out = q_out.permute(1, 0, 2, 3).reshape(B, L, C, G, -1)
+        targets = td_target.reshape(B, L, 1, G).expand(B, L, C, G)
+        if cfg.critic == "two_hot":
+            critic_loss = two_hot_critic_loss(q_out.float(), targets, self.twohot, mask)
+        else:
+            critic_loss = mse_critic_loss(q_out.squeeze(-1).float(), targets, mask)
+
+        # ALGO LOGIC: actor loss
+        policy = self.actor(s)
+        if self.discrete:
+            probs = policy  # (N, G, A)
+            log_prob_replay = torch.log(probs.gather(-1, actions.view(-1, 1, 1).expand(-1, G, 1))).squeeze(-1)
+            entropy = -(probs * probs.log()).sum(-1)
+            with torch.no_grad():
+                q_all = self.values(self.critic.all_actions(hidden.detach())).mean(0).transpose(1, 2)  # (N, G, A)
+                q_replay = q_all.gather(-1, actions.view(-1, 1, 1).expand(-1, G, 1)).squeeze(-1)
+                v = (q_all * probs.detach()).sum(-1)  # exact V(s) = sum_a pi(a|s) Q(s, a)
+            q_policy = (q_all * probs).sum(-1)  # gradient only through pi (critic frozen for max_q)
+        else:
+            mean, std = policy
+            log_prob_replay = tanh_gaussian_log_prob(mean, std, actions.unsqueeze(1).expand(-1, G, -1))
+            entropy = (torch.log(std) + 0.5 * math.log(2 * math.pi * math.e)).sum(-1)
+            with torch.no_grad():
+                samples = torch.tanh(mean.unsqueeze(0) + std.unsqueeze(0) * torch.randn(
+                    cfg.num_policy_samples, *mean.shape, device=mean.device))  # (K, N, G, D)
+                v = torch.stack([self.values(self.critic.per_gamma_actions(s, a)).mean(0) for a in samples]).mean(0)
+                q_replay = self.values(q_out.detach()).mean(2).reshape(B * L, G)  # (N, G)
+            q_policy = None
+            if cfg.actor == "max_q":  # reparameterised sample through a frozen critic on a detached state
+                rsample = torch.tanh(mean + std * torch.randn_like(mean))
+                q_policy = self.values(self.critic.per_gamma_actions(s.detach(), rsample, detach_params=True)).mean(0)
+        advantage = q_replay - v  # (N, G)
+        if cfg.actor == "filtered_bc":
+            actor_loss = filtered_bc_actor_loss(log_prob_replay.reshape(B, L, G), advantage.reshape(B, L, G),
+                                                mask, threshold=cfg.filter_threshold)
+        else:
+            actor_loss = max_q_actor_loss(q_policy.reshape(B, L, G), mask)
+
+        total = actor_loss + cfg.critic_loss_weight * critic_loss
+        with torch.no_grad():
+            valid = mask.reshape(-1)
+            q_acting = q_replay[:, -1][valid]
+            stats = {
+                "loss": total,
+                "critic_loss": critic_loss.detach(),
+                "actor_loss": actor_loss.detach(),
+                "q_mean": q_acting.mean() if valid.any() else torch.zeros(()),
+                "td_target_mean": td_target[:, -1][valid].mean() if valid.any() else torch.zeros(()),
+                "advantage_positive": (advantage[valid] > cfg.filter_threshold).float().mean() if valid.any() else torch.zeros(()),
+                "entropy": entropy[:, -1][valid].mean() if valid.any() else torch.zeros(()),
+            }
+        return stats
+
+    # -- acting --------------------------------------------------------------------------------
+    def init_cache(self, num_envs: int, device=None):
+        """A fresh key/value cache for ``num_envs`` parallel environments."""
+        device = device or next(self.parameters()).device
+        return self.transformer.init_cache(num_envs, device=device)
+
+    @torch.no_grad()
+    def act(self, obs: dict[str, torch.Tensor], time: torch.Tensor, cache, sample: bool = True) -> torch.Tensor:
+        """One step in N parallel envs with the cache: obs {key: (N, ...)}, time (N,) -> actions.
+
+        Discrete -> (N,) long; continuous -> (N, D) in [-1, 1]. Uses the last (acting) gamma head.
+        Call ``cache.reset(done_mask)`` when a trial ends so the next trial starts a fresh context.
+        """
+        token = self.encoder({k: v.unsqueeze(1) for k, v in obs.items()}).squeeze(1)  # (N, d)
+        state = self.transformer.step(token, time, cache)
+        policy = self.actor(state)
+        if self.discrete:
+            probs = policy[:, -1]  # (N, A)
+            return torch.multinomial(probs, 1).squeeze(-1) if sample else probs.argmax(-1)
+        mean, std = policy[0][:, -1], policy[1][:, -1]
+        return torch.tanh(mean + std * torch.randn_like(mean)) if sample else torch.tanh(mean)

@@ -1,0 +1,150 @@
+"""Time one full training update at the reference size and count its FLOPs.
+
+    python benchmarks/update_speed.py [--repeats 10] [--variants amago2 amago1]
+
+Reference size (issue #3): batch 24 sequences x 128 timesteps, d_model 128, 2 layers, 8 heads,
+4 critics, 7 discount factors, 64 bins, Discrete(8) actions. Prints, from one run: median update
+time and tokens/s; FLOPs per update (torch.utils.flop_counter) split into timestep encoder,
+Transformer and heads; the fp32 matmul peak measured now with the same thread count; the
+model-FLOPs utilisation (MFU) of the full update and of the plain Transformer forward+backward;
+and the cost of one cached acting step at context 32 and 512.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import numpy as np
+import torch
+from gymnasium import spaces
+from torch.utils.flop_counter import FlopCounterMode
+
+from amago_edu.agent import Agent, AgentConfig
+from amago_edu.learning import make_optimizer, update_step
+
+B, T, OBS, ACTIONS = 24, 128, 16, 8
+
+
+def obs_space():
+    box = lambda n, lo=-np.inf: spaces.Box(lo, np.inf, (n,), np.float32)  # noqa: E731
+    return spaces.Dict({"observation": box(OBS), "prev_action": box(ACTIONS), "prev_reward": box(1),
+                        "reset": box(1), "progress": box(1)})
+
+
+def random_batch(batch=B, tokens=T):
+    L = tokens - 1
+    obs = {"observation": torch.randn(batch, tokens, OBS), "prev_action": torch.rand(batch, tokens, ACTIONS),
+           "prev_reward": torch.randn(batch, tokens, 1), "reset": torch.zeros(batch, tokens, 1),
+           "progress": torch.zeros(batch, tokens, 1)}
+    return {"obs": obs, "time": torch.arange(tokens).expand(batch, -1), "actions": torch.randint(ACTIONS, (batch, L)),
+            "rewards": torch.randn(batch, L), "terminals": torch.zeros(batch, L, dtype=torch.bool),
+            "mask": torch.ones(batch, L, dtype=torch.bool)}
+
+
+def median_seconds(fn, repeats, warmup=2):
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def matmul_peak(repeats=10, n=2048):
+    """Best-of-``repeats`` fp32 square matmul rate (FLOP/s) with the current thread count."""
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    torch.mm(a, b)
+    best = min(median_seconds(lambda: torch.mm(a, b), 1, warmup=0) for _ in range(repeats))
+    return 2 * n**3 / best
+
+
+def count_flops(fn):
+    with FlopCounterMode(display=False) as counter:
+        fn()
+    return counter.get_total_flops()
+
+
+def part_flops(agent, batch):
+    """Forward+backward FLOPs of the timestep encoder and of the Transformer on this batch.
+
+    (FlopCounterMode's per-module attribution mixes up backward ops, so each part is counted on
+    its own; heads + losses = full update - these two.)"""
+    encoder = count_flops(lambda: agent.encoder(batch["obs"]).sum().backward())
+    tokens = torch.randn(B, T, agent.config.d_model, requires_grad=True)
+    transformer = count_flops(lambda: agent.transformer(tokens, batch["time"]).sum().backward())
+    agent.zero_grad(set_to_none=True)
+    return encoder, transformer
+
+
+def bench_variant(name, critic, actor, repeats, peak):
+    torch.manual_seed(0)
+    config = AgentConfig(critic=critic, actor=actor, d_model=128, n_layers=2, n_heads=8, context_length=T,
+                         num_critics=4, num_bins=64)
+    agent = Agent(obs_space(), spaces.Discrete(ACTIONS), config)
+    optimizer, scheduler = make_optimizer(agent, warmup_updates=1)
+    batch = random_batch()
+    step = lambda: update_step(agent, optimizer, scheduler, batch)  # noqa: E731
+    total = count_flops(step)
+    encoder, transformer = part_flops(agent, batch)
+    seconds = median_seconds(step, repeats)
+    print(f"\n[{name}] critic={critic} actor={actor}  parameters={sum(p.numel() for p in agent.trainable_parameters()):,}")
+    print(f"  median update time     {seconds * 1e3:8.1f} ms   ({B * T / seconds:,.0f} tokens/s)")
+    print(f"  FLOPs per update       {total / 1e9:8.2f} GFLOP")
+    print(f"    timestep encoder     {encoder / 1e9:8.2f} GFLOP")
+    print(f"    Transformer          {transformer / 1e9:8.2f} GFLOP")
+    print(f"    heads + losses       {(total - encoder - transformer) / 1e9:8.2f} GFLOP")
+    print(f"  achieved               {total / seconds / 1e9:8.1f} GFLOP/s   MFU {100 * total / seconds / peak:5.1f}%")
+    return agent
+
+
+def bench_transformer(agent, repeats, peak):
+    x = torch.randn(B, T, agent.config.d_model, requires_grad=True)
+    positions = torch.arange(T).expand(B, -1)
+
+    def fwd_bwd():
+        agent.transformer(x, positions).sum().backward()
+
+    total = count_flops(fwd_bwd)
+    seconds = median_seconds(fwd_bwd, repeats)
+    print(f"\n[plain Transformer forward+backward] {total / 1e9:.2f} GFLOP, {seconds * 1e3:.1f} ms, "
+          f"MFU {100 * total / seconds / peak:.1f}%")
+
+
+@torch.no_grad()
+def bench_acting(repeats, envs=8):
+    print(f"\n[acting: one cached step, {envs} envs, d_model 128, 2 layers]")
+    for context in (32, 512):
+        config = AgentConfig(d_model=128, n_layers=2, n_heads=8, context_length=context)
+        agent = Agent(obs_space(), spaces.Discrete(ACTIONS), config).eval()
+        cache = agent.init_cache(envs)
+        obs = {k: v[:, 0] for k, v in random_batch(envs, 2)["obs"].items()}
+        filled = context - repeats - 1
+        for t in range(filled):  # fill the context so the timed steps attend to ~context keys
+            agent.act(obs, torch.full((envs,), t), cache)
+        steps = iter(range(filled, context))
+        seconds = median_seconds(lambda: agent.act(obs, torch.full((envs,), next(steps)), cache), repeats, 0)
+        print(f"  context {context:4d}: {seconds * 1e3:6.2f} ms per step (cache holding ~{context} steps)")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeats", type=int, default=10)
+    parser.add_argument("--variants", nargs="+", default=["amago2", "amago1"], choices=["amago2", "amago1"])
+    args = parser.parse_args()
+    print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, batch {B} x {T} tokens")
+    peak = matmul_peak()
+    print(f"fp32 matmul peak (2048^3 torch.mm, same threads): {peak / 1e9:.1f} GFLOP/s")
+    agent = None
+    for variant in args.variants:
+        critic, actor = ("two_hot", "filtered_bc") if variant == "amago2" else ("mse", "max_q")
+        agent = bench_variant(variant, critic, actor, args.repeats, peak)
+    bench_transformer(agent, args.repeats, peak)
+    bench_acting(args.repeats)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,42 @@
+"""Notebooks are committed clean: no outputs, one `parameters` cell, kernel python3, badges."""
+
+import json
+
+import pytest
+
+from conftest import NOTEBOOKS, ROOT
+
+
+def test_there_are_notebooks():
+    assert len(NOTEBOOKS) >= 3
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_is_clean(notebook):
+    nb = json.loads(notebook.read_text())
+    assert nb["metadata"]["kernelspec"]["name"] == "python3"
+    assert "widgets" not in nb["metadata"], "saved widget state: clear it before committing"
+    code = [c for c in nb["cells"] if c["cell_type"] == "code"]
+    for cell in code:
+        assert cell["outputs"] == [], f"{notebook.name}: committed with outputs; run `make clean-notebooks`"
+        assert cell["execution_count"] is None
+    tagged = [c for c in nb["cells"] if "parameters" in c.get("metadata", {}).get("tags", [])]
+    assert len(tagged) == 1, f"{notebook.name}: needs exactly one cell tagged 'parameters'"
+    assert tagged[0]["cell_type"] == "code"
+    source = "".join(tagged[0]["source"])
+    assert "FAST" in source and "SEED" in source
+    for line in source.splitlines():
+        line = line.split("#")[0].strip()
+        if line:
+            # literals only: papermill injects values after this cell, so derived values belong later
+            assert "=" in line and "(" not in line, f"{notebook.name}: parameters must be literals: {line!r}"
+    assert any("exercise" in "".join(c["source"]).lower() for c in nb["cells"] if c["cell_type"] == "markdown")
+
+
+def test_binder_requirements_match_root():
+    def pins(path):
+        lines = [l.strip() for l in path.read_text().splitlines()]
+        return sorted(l for l in lines if l and not l.startswith(("#", "-")))
+
+    assert pins(ROOT / "binder" / "requirements.txt") == pins(ROOT / "requirements.txt")
+    assert "python-3.11" in (ROOT / "binder" / "runtime.txt").read_text()
