@@ -1,0 +1,268 @@
+"""`TrainConfig`: one flat dataclass for a training run, with presets and validation.
+
+Every field has a docstring (the command line's ``--help`` is generated from them). The agent's
+fields come from :class:`amago_edu.agent.AgentConfig`, so there is one place per setting.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import math
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .agent import AgentConfig
+
+
+@dataclass
+class TrainConfig(AgentConfig):
+    """Everything a training run needs. Defaults: AMAGO-2 on meta frozen lake, CPU-sized."""
+
+    env: str = "toy/meta_frozen_lake"
+    """Environment id (toy/..., popgym/<Name>, babyai/<Level>), a named set (popgym-mt, babyai-mt)
+    or a comma-separated list of ids for a multi-task mixture."""
+    episodes_per_trial: int = 5
+    """k: attempts at the same task in one trial (the agent adapts across them in context)."""
+    env_kwargs: dict = field(default_factory=dict)
+    """Extra keyword arguments for the environment, e.g. {"size": 4} or {"corridor_length": 30}."""
+    reward_scales: tuple[float, ...] | None = None
+    """One reward multiplier per task of a mixture (the return-scale experiment); None = all 1."""
+    seed: int = 0
+    """Seeds python, numpy, torch and the environments."""
+    device: str = "auto"
+    """"auto" (CUDA if available, else CPU), "cpu" or "cuda[:N]"."""
+    mixed_precision: str = "auto"
+    """"auto" (bf16 autocast on CUDA only), "bf16" (also on CPU) or "no"."""
+    num_threads: int = 0
+    """CPU threads for torch (0 = leave torch's default)."""
+    num_envs: int = 8
+    """Parallel environments for collection (and for evaluation)."""
+    vector_mode: str = "sync"
+    """"sync" (one process) or "async" (a process per environment; worth it for slow envs)."""
+    total_updates: int = 3000
+    """Gradient updates in the run."""
+    max_minutes: float = 0.0
+    """Stop after this many minutes of wall time (0 = no limit); the final evaluation still runs."""
+    collect_steps: int = 16
+    """Environment steps per parallel env between rounds of updates."""
+    updates_per_collect: int = 8
+    """Gradient updates after each collection round (update-to-data ratio = this / (collect_steps x num_envs))."""
+    learning_starts: int = 16
+    """Trajectories in replay before the first update."""
+    batch_size: int = 24
+    """Sequences (windows of context_length steps) per update."""
+    lr: float = 3e-4
+    """AdamW learning rate (the authors use 1e-4 for long GPU runs)."""
+    weight_decay: float = 1e-3
+    """AdamW weight decay."""
+    warmup_updates: int = 100
+    """Linear learning-rate warm-up (updates)."""
+    grad_clip: float = 1.0
+    """Global gradient-norm clip."""
+    buffer_capacity: int = 20000
+    """Trajectory files kept in replay (oldest deleted first)."""
+    epsilon_start: float = 1.0
+    """Epsilon-greedy exploration at the start of training."""
+    epsilon_end: float = 0.05
+    """Epsilon-greedy exploration after annealing."""
+    epsilon_anneal_steps: int = 20000
+    """Environment steps (all envs together) over which epsilon decays linearly."""
+    eval_interval: int = 500
+    """Evaluate every this many updates (and at the end)."""
+    eval_trials: int = 32
+    """Trials per evaluation (spread over num_envs environments, held-out seeds)."""
+    eval_sample: bool = True
+    """Sample actions at evaluation (False = argmax, as the authors do for T-maze)."""
+    log_interval: int = 50
+    """Write averaged training diagnostics every this many updates."""
+    checkpoint_interval: int = 500
+    """Save a checkpoint every this many updates (and at the end, and on Ctrl-C)."""
+    run_dir: str = "runs/default"
+    """Folder for config.json, metrics.jsonl/csv, checkpoints and the replay files."""
+    resume: bool = False
+    """Continue the run in run_dir from its last checkpoint."""
+    overwrite: bool = False
+    """Delete an existing run_dir and start over (without this, a non-empty run_dir is refused)."""
+    max_nonfinite_updates: int = 5
+    """Stop with an error after this many non-finite losses in a row (each one is skipped)."""
+
+    def __post_init__(self):
+        if self.reward_scales is not None and not isinstance(self.reward_scales, tuple):
+            self.reward_scales = tuple(self.reward_scales)
+        if not isinstance(self.gammas, tuple):
+            self.gammas = tuple(self.gammas)
+
+    # -- validation ----------------------------------------------------------------------------
+    def validate(self) -> "TrainConfig":
+        """Raise ValueError naming the field and the allowed range; return self."""
+        super().validate()
+        for f in dataclasses.fields(self):
+            value, kind = getattr(self, f.name), _base_type(f.type)
+            if kind is int and (isinstance(value, bool) or not isinstance(value, int)):
+                raise ValueError(f"{f.name} must be an integer, got {value!r}")
+            if kind is float and (isinstance(value, bool) or not isinstance(value, (int, float))):
+                raise ValueError(f"{f.name} must be a number, got {value!r}")
+            if kind is float and not math.isfinite(value):
+                raise ValueError(f"{f.name} must be finite, got {value!r}")
+            if kind is bool and not isinstance(value, bool):
+                raise ValueError(f"{f.name} must be true or false, got {value!r}")
+            if kind is str and not isinstance(value, str):
+                raise ValueError(f"{f.name} must be a string, got {value!r}")
+        for name in ("episodes_per_trial", "num_envs", "total_updates", "collect_steps", "updates_per_collect",
+                     "batch_size", "buffer_capacity", "eval_interval", "eval_trials", "log_interval",
+                     "checkpoint_interval", "learning_starts", "max_nonfinite_updates"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)!r}")
+        for name in ("warmup_updates", "epsilon_anneal_steps", "num_threads", "seed"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)!r}")
+        for name in ("lr", "grad_clip"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name} must be > 0, got {getattr(self, name)!r}")
+        if self.weight_decay < 0 or self.max_minutes < 0:
+            raise ValueError(f"weight_decay and max_minutes must be >= 0, got {self.weight_decay!r}, {self.max_minutes!r}")
+        for name in ("epsilon_start", "epsilon_end"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"{name} must lie in [0, 1], got {getattr(self, name)!r}")
+        if self.mixed_precision not in ("auto", "bf16", "no"):
+            raise ValueError(f"mixed_precision must be 'auto', 'bf16' or 'no', got {self.mixed_precision!r}")
+        if self.vector_mode not in ("sync", "async"):
+            raise ValueError(f"vector_mode must be 'sync' or 'async', got {self.vector_mode!r}")
+        if not self.env.strip():
+            raise ValueError("env must name an environment, e.g. 'toy/meta_frozen_lake'")
+        if not isinstance(self.env_kwargs, dict):
+            raise ValueError(f"env_kwargs must be a dict, got {self.env_kwargs!r}")
+        if self.reward_scales is not None:
+            if not self.reward_scales:
+                raise ValueError("reward_scales must be None or a non-empty list, one scale per task")
+            for scale in self.reward_scales:
+                if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not math.isfinite(scale) or scale <= 0:
+                    raise ValueError(f"reward_scales must be finite positive numbers, got {scale!r}")
+        if self.resume and self.overwrite:
+            raise ValueError("resume and overwrite are mutually exclusive: pick one")
+        return self
+
+    @property
+    def window(self) -> int:
+        """Transitions per training window (the Transformer sees window + 1 observations)."""
+        return self.context_length - 1
+
+    # -- presets -------------------------------------------------------------------------------
+    @classmethod
+    def preset(cls, name: str, **overrides) -> "TrainConfig":
+        """A named starting point (see ``PRESETS``) with field overrides."""
+        if name not in PRESETS:
+            raise ValueError(f"unknown preset {name!r}; choose one of {sorted(PRESETS)}")
+        return cls(**{**PRESETS[name], **overrides})
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    def save(self, path: str | Path) -> None:
+        Path(path).write_text(json.dumps(self.to_dict(), indent=2) + "\n")
+
+    @classmethod
+    def load(cls, path: str | Path) -> "TrainConfig":
+        try:
+            data = json.loads(Path(path).read_text())
+        except (OSError, json.JSONDecodeError) as err:
+            raise ValueError(f"cannot read a config from {path}: {err}") from err
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"{path}: unknown config fields {unknown}")
+        return cls(**data)
+
+
+# Small, CPU-sized settings. "fast" is for tests and FAST notebooks (seconds, learns nothing much).
+_SMALL = dict(d_model=64, n_layers=2, n_heads=4, tstep_hidden=64, head_hidden=64)
+PRESETS: dict[str, dict] = {
+    "fast": dict(**_SMALL, env="toy/meta_frozen_lake", episodes_per_trial=2, env_kwargs={"size": 3},
+                 context_length=24, num_envs=4, total_updates=40, collect_steps=8, updates_per_collect=4,
+                 learning_starts=4, batch_size=8, warmup_updates=10, eval_interval=20, eval_trials=8,
+                 log_interval=10, checkpoint_interval=20, epsilon_anneal_steps=500),
+    "frozen_lake": dict(**_SMALL, env="toy/meta_frozen_lake", episodes_per_trial=5, env_kwargs={"size": 4},
+                        context_length=81, num_envs=16, total_updates=6000, max_minutes=10.0),
+    "tmaze": dict(**_SMALL, env="toy/tmaze", episodes_per_trial=1, env_kwargs={"corridor_length": 30},
+                  context_length=32, total_updates=3000, max_minutes=2.5, reward_multiplier=100.0,
+                  eval_sample=False, gammas=(0.1, 0.9, 0.95, 0.97, 0.99, 0.995, 0.9999)),
+    "popgym": dict(**_SMALL, env="popgym/RepeatPreviousEasy", episodes_per_trial=1, context_length=65,
+                   total_updates=3000, max_minutes=2.5, reward_multiplier=100.0),
+}
+
+
+# -- command line -------------------------------------------------------------------------------
+def _base_type(annotation):
+    """The plain type of a dataclass field annotation ('int', 'tuple[float, ...] | None', ...)."""
+    text = str(annotation)
+    for name, kind in (("tuple", tuple), ("dict", dict), ("bool", bool), ("int", int), ("float", float), ("str", str)):
+        if text.startswith(name):
+            return kind
+    return None
+
+
+def field_docs(cls=TrainConfig) -> dict[str, str]:
+    """Field docstrings, read from the source (the string literal right after each field)."""
+    import ast
+    import inspect
+
+    docs = {}
+    for klass in reversed(cls.__mro__):
+        if not dataclasses.is_dataclass(klass):
+            continue
+        body = ast.parse(inspect.getsource(klass)).body[0].body
+        for node, nxt in zip(body, body[1:]):
+            if isinstance(node, ast.AnnAssign) and isinstance(nxt, ast.Expr) and isinstance(nxt.value, ast.Constant):
+                docs[node.target.id] = " ".join(str(nxt.value.value).split())
+    return docs
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """``--help`` generated from the dataclass fields and their docstrings."""
+    parser = argparse.ArgumentParser(
+        prog="python -m amago_edu.train",
+        description="Train an AMAGO-2 agent (or the AMAGO-1-style baseline) and write metrics and checkpoints.",
+    )
+    parser.add_argument("--preset", default=None, help=f"start from a preset: {', '.join(sorted(PRESETS))}")
+    docs = field_docs()
+    defaults = TrainConfig()
+    for f in dataclasses.fields(TrainConfig):
+        flag = "--" + f.name.replace("_", "-")
+        kind = _base_type(f.type)
+        help_text = f"{docs.get(f.name, '')} (default: {getattr(defaults, f.name)!r})"
+        if kind is bool:
+            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=help_text)
+        elif kind is tuple:
+            parser.add_argument(flag, type=float, nargs="+", default=None, help=help_text)
+        elif kind is dict:
+            parser.add_argument(flag, type=_json_dict, default=None, help=help_text + ' (JSON, e.g. \'{"size": 4}\')')
+        else:
+            parser.add_argument(flag, type=kind, default=None, help=help_text)
+    return parser
+
+
+def _json_dict(text: str) -> dict:
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise argparse.ArgumentTypeError(f"not valid JSON: {err}") from err
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError("must be a JSON object like '{\"size\": 4}'")
+    return value
+
+
+def config_from_args(argv: typing.Sequence[str] | None = None) -> TrainConfig:
+    """Parse the command line into a validated TrainConfig (argparse exits with a message on errors)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    overrides = {k: v for k, v in vars(args).items() if k != "preset" and v is not None}
+    if "gammas" in overrides:
+        overrides["gammas"] = tuple(overrides["gammas"])
+    try:
+        config = TrainConfig.preset(args.preset, **overrides) if args.preset else TrainConfig(**overrides)
+        return config.validate()
+    except ValueError as err:
+        parser.error(str(err))

@@ -1,0 +1,171 @@
+"""Rollouts: N parallel environments acting through the cached Transformer.
+
+``Collector`` steps a gymnasium vector env (sync or async) with epsilon-greedy exploration, keeps one
+open trajectory per environment and hands every finished trial to a callback (the replay store).
+The key/value cache and the open trajectories persist between calls, so a trial may span several
+collection rounds. ``evaluate`` runs whole trials on held-out seeds and reports returns and success
+per task and per attempt.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Callable
+
+import gymnasium as gym
+import numpy as np
+import torch
+from gymnasium.vector import AutoresetMode
+
+from .agent import Agent
+
+
+def make_vector_env(env_fn: Callable[[int], gym.Env], num_envs: int, mode: str = "sync") -> gym.vector.VectorEnv:
+    """``env_fn(i)`` builds environment i. Autoreset happens in the same step (the final observation
+    is in ``info["final_obs"]``), so every step we record is a real transition."""
+    fns = [lambda i=i: env_fn(i) for i in range(num_envs)]
+    if mode == "async":
+        return gym.vector.AsyncVectorEnv(fns, autoreset_mode=AutoresetMode.SAME_STEP)
+    return gym.vector.SyncVectorEnv(fns, autoreset_mode=AutoresetMode.SAME_STEP)
+
+
+def obs_to_torch(obs: dict, device: torch.device) -> dict[str, torch.Tensor]:
+    return {k: torch.as_tensor(np.asarray(v), device=device) for k, v in obs.items()}
+
+
+def _index(obs: dict, i: int) -> dict:
+    return {k: np.array(v[i]) for k, v in obs.items()}
+
+
+def random_actions(space: gym.Space, n: int, rng: np.random.Generator) -> np.ndarray:
+    if isinstance(space, gym.spaces.Discrete):
+        return rng.integers(space.n, size=n)
+    return rng.uniform(space.low, space.high, size=(n, *space.shape)).astype(np.float32)
+
+
+class Collector:
+    """Collects experience from a vector env with the agent (``agent.act`` + a KV cache per env)."""
+
+    def __init__(self, envs: gym.vector.VectorEnv, agent: Agent, seed: int, on_trajectory: Callable[[dict], None]):
+        self.envs, self.agent, self.on_trajectory = envs, agent, on_trajectory
+        self.device = next(agent.parameters()).device
+        self.rng = np.random.default_rng(seed)
+        self.n = envs.num_envs
+        self.obs, _ = envs.reset(seed=seed)
+        self.cache = agent.init_cache(self.n, self.device)
+        self.time = np.zeros(self.n, dtype=np.int64)
+        self.open = [self._new_trajectory(_index(self.obs, i)) for i in range(self.n)]
+        self.env_steps = 0
+
+    @staticmethod
+    def _new_trajectory(first_obs: dict) -> dict:
+        return {"obs": [first_obs], "actions": [], "rewards": [], "terminals": []}
+
+    def collect(self, steps: int, epsilon: float) -> list[dict]:
+        """Step every env ``steps`` times. Returns the ``info`` of every trial that ended."""
+        finished = []
+        self.agent.eval()
+        for _ in range(steps):
+            with torch.no_grad():
+                actions = self.agent.act(obs_to_torch(self.obs, self.device),
+                                         torch.as_tensor(self.time, device=self.device), self.cache).cpu().numpy()
+            explore = self.rng.random(self.n) < epsilon
+            if explore.any():
+                actions[explore] = random_actions(self.envs.single_action_space, int(explore.sum()), self.rng)[: explore.sum()]
+            next_obs, rewards, terminated, truncated, info = self.envs.step(actions)
+            done = terminated | truncated
+            for i in range(self.n):
+                traj = self.open[i]
+                traj["actions"].append(actions[i])
+                traj["rewards"].append(rewards[i])
+                traj["terminals"].append(bool(terminated[i]))
+                if done[i]:
+                    traj["obs"].append({k: np.array(v) for k, v in info["final_obs"][i].items()})
+                    final_info = {k: v[i] for k, v in info["final_info"].items() if not k.startswith("_")}
+                    traj["task"] = str(final_info.get("task", "task"))
+                    self.on_trajectory(self._stack(traj))
+                    finished.append(final_info)
+                    self.open[i] = self._new_trajectory(_index(next_obs, i))
+                else:
+                    traj["obs"].append(_index(next_obs, i))
+            self.time = np.where(done, 0, self.time + 1)
+            if done.any():
+                self.cache.reset(torch.as_tensor(done, device=self.device))
+            self.obs = next_obs
+            self.env_steps += self.n
+        return finished
+
+    @staticmethod
+    def _stack(traj: dict) -> dict:
+        T = len(traj["actions"])
+        return {
+            "obs": {k: np.stack([o[k] for o in traj["obs"]]) for k in traj["obs"][0]},
+            "actions": np.stack(traj["actions"]),
+            "rewards": np.asarray(traj["rewards"], dtype=np.float32),
+            "terminals": np.asarray(traj["terminals"], dtype=bool),
+            "time": np.arange(T + 1, dtype=np.int64),
+            "task": traj.get("task", "task"),
+        }
+
+
+@torch.no_grad()
+def evaluate(envs: gym.vector.VectorEnv, agent: Agent, trials: int, seed: int, sample: bool = True) -> dict:
+    """Run at least ``trials`` whole trials (no exploration, fresh context) and summarise them.
+
+    Returns {"return", "success", "attempt_return", "attempt_success", "tasks": {name: {...}}} where
+    returns are the environment's (scaled) rewards summed over the trial, "normalized_return" divides
+    by the task's reward scale, "success" is the last attempt's success rate (None where the task has
+    no success notion), and attempt_* are lists indexed by the attempt within the trial.
+    """
+    device = next(agent.parameters()).device
+    agent.eval()
+    n = envs.num_envs
+    obs, _ = envs.reset(seed=seed)
+    cache = agent.init_cache(n, device)
+    time = np.zeros(n, dtype=np.int64)
+    results = []
+    while len(results) < trials:
+        actions = agent.act(obs_to_torch(obs, device), torch.as_tensor(time, device=device), cache, sample=sample)
+        obs, _, terminated, truncated, info = envs.step(actions.cpu().numpy())
+        done = terminated | truncated
+        for i in np.flatnonzero(done):
+            final = info["final_info"]
+            results.append({
+                "task": str(final["task"][i]),
+                "attempt_returns": np.asarray(final["attempt_returns"][i], dtype=np.float64),
+                "attempt_successes": np.asarray(final["attempt_successes"][i], dtype=np.float64),
+                "reward_scale": float(final["reward_scale"][i]),
+            })
+        time = np.where(done, 0, time + 1)
+        if done.any():
+            cache.reset(torch.as_tensor(done, device=device))
+    return summarise_trials(results)
+
+
+def _mean_or_none(values) -> float | None:
+    values = np.asarray(values, dtype=np.float64)
+    return None if values.size == 0 or np.isnan(values).all() else float(np.nanmean(values))
+
+
+def summarise_trials(results: list[dict]) -> dict:
+    """Aggregate per-trial results (task, attempt_returns, attempt_successes, reward_scale)."""
+    by_task = defaultdict(list)
+    for r in results:
+        by_task[r["task"]].append(r)
+
+    def summary(rows):
+        returns = np.stack([r["attempt_returns"] for r in rows])  # (trials, k)
+        successes = np.stack([r["attempt_successes"] for r in rows])
+        scales = np.asarray([r["reward_scale"] for r in rows])
+        return {
+            "return": float(returns.sum(1).mean()),
+            "normalized_return": float((returns.sum(1) / scales).mean()),
+            "success": _mean_or_none(successes[:, -1]),
+            "attempt_return": [float(x) for x in returns.mean(0)],
+            "attempt_success": [_mean_or_none(successes[:, j]) for j in range(successes.shape[1])],
+            "trials": len(rows),
+        }
+
+    overall = summary(results)
+    overall["tasks"] = {task: summary(rows) for task, rows in sorted(by_task.items())}
+    return overall
