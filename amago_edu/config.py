@@ -10,6 +10,7 @@ import argparse
 import dataclasses
 import json
 import math
+import re
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -90,17 +91,27 @@ class TrainConfig(AgentConfig):
     """Stop with an error after this many non-finite losses in a row (each one is skipped)."""
 
     def __post_init__(self):
-        if self.reward_scales is not None and not isinstance(self.reward_scales, tuple):
+        # JSON and the command line give lists; anything else is left for validate() to name
+        if isinstance(self.reward_scales, list):
             self.reward_scales = tuple(self.reward_scales)
-        if not isinstance(self.gammas, tuple):
+        if isinstance(self.gammas, list):
             self.gammas = tuple(self.gammas)
 
     # -- validation ----------------------------------------------------------------------------
     def validate(self) -> "TrainConfig":
-        """Raise ValueError naming the field and the allowed range; return self."""
-        super().validate()
+        """Raise ValueError naming the field and the allowed range; return self.
+
+        Types are checked first (every field, the agent's too), so a wrong type gets a message
+        instead of a TypeError from a comparison deep inside a range check.
+        """
         for f in dataclasses.fields(self):
             value, kind = getattr(self, f.name), _base_type(f.type)
+            if kind is tuple and not (isinstance(value, tuple) or (value is None and "None" in str(f.type))):
+                raise ValueError(f"{f.name} must be a list of numbers, got {value!r}")
+            if kind is tuple and value is not None:
+                for item in value:
+                    if isinstance(item, bool) or not isinstance(item, (int, float)) or not math.isfinite(item):
+                        raise ValueError(f"{f.name} must hold finite numbers, got {item!r} in {value!r}")
             if kind is int and (isinstance(value, bool) or not isinstance(value, int)):
                 raise ValueError(f"{f.name} must be an integer, got {value!r}")
             if kind is float and (isinstance(value, bool) or not isinstance(value, (int, float))):
@@ -111,6 +122,7 @@ class TrainConfig(AgentConfig):
                 raise ValueError(f"{f.name} must be true or false, got {value!r}")
             if kind is str and not isinstance(value, str):
                 raise ValueError(f"{f.name} must be a string, got {value!r}")
+        super().validate()
         for name in ("episodes_per_trial", "num_envs", "total_updates", "collect_steps", "updates_per_collect",
                      "batch_size", "buffer_capacity", "eval_interval", "eval_trials", "log_interval",
                      "checkpoint_interval", "learning_starts", "max_nonfinite_updates"):
@@ -131,8 +143,16 @@ class TrainConfig(AgentConfig):
             raise ValueError(f"mixed_precision must be 'auto', 'bf16' or 'no', got {self.mixed_precision!r}")
         if self.vector_mode not in ("sync", "async"):
             raise ValueError(f"vector_mode must be 'sync' or 'async', got {self.vector_mode!r}")
-        if not self.env.strip():
-            raise ValueError("env must name an environment, e.g. 'toy/meta_frozen_lake'")
+        if self.buffer_capacity < self.learning_starts:
+            raise ValueError(f"buffer_capacity ({self.buffer_capacity}) must be >= learning_starts "
+                             f"({self.learning_starts}), or replay never holds enough trajectories to start")
+        if not self.env.strip() or any(not part.strip() for part in self.env.split(",")):
+            raise ValueError(f"env must name an environment (or comma-separated ids), e.g. 'toy/meta_frozen_lake', "
+                             f"got {self.env!r}")
+        if not self.run_dir.strip():
+            raise ValueError("run_dir must name a folder, e.g. 'runs/frozen_lake'")
+        if self.device != "auto" and not re.fullmatch(r"cpu|cuda(:\d+)?|mps", self.device):
+            raise ValueError(f"device must be 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps', got {self.device!r}")
         if not isinstance(self.env_kwargs, dict):
             raise ValueError(f"env_kwargs must be a dict, got {self.env_kwargs!r}")
         if self.reward_scales is not None:
@@ -188,9 +208,25 @@ PRESETS: dict[str, dict] = {
                         context_length=81, num_envs=16, total_updates=6000, max_minutes=10.0),
     "tmaze": dict(**_SMALL, env="toy/tmaze", episodes_per_trial=1, env_kwargs={"corridor_length": 30},
                   context_length=32, total_updates=3000, max_minutes=2.5, reward_multiplier=100.0,
-                  eval_sample=False, gammas=(0.1, 0.9, 0.95, 0.97, 0.99, 0.995, 0.9999)),
+                  eval_sample=False, gammas=(0.1, 0.9, 0.95, 0.97, 0.99, 0.995, 0.9999),
+                  # random steps in the corridor never reach the junction (0.25^30): explore little
+                  epsilon_start=0.1, epsilon_end=0.01, epsilon_anneal_steps=10000),
     "popgym": dict(**_SMALL, env="popgym/RepeatPreviousEasy", episodes_per_trial=1, context_length=65,
                    total_updates=3000, max_minutes=2.5, reward_multiplier=100.0),
+    # 8 POPGym Easy games, one-shot with a warm-up attempt (F.3). Most trials are 102 steps (the
+    # cart-pole and bandit ones 400): a 129-step context holds most trials whole on a CPU; use 401 on a GPU.
+    "popgym_mt": dict(**_SMALL, env="popgym-mt", episodes_per_trial=2, context_length=129, reward_multiplier=100.0,
+                      total_updates=10**6, max_minutes=30.0, eval_interval=1000, eval_trials=64),
+    # 8 BabyAI levels, k=2 on the same layout (F.5). max_steps=64 caps OpenDoor/UnlockLocal (576 steps)
+    # and KeyCorridorS3R1 (270) so a trial is <= 128 steps and fits the context whole.
+    "babyai_mt": dict(**_SMALL, env="babyai-mt", episodes_per_trial=2, env_kwargs={"max_steps": 64},
+                      context_length=129, reward_multiplier=1000.0, total_updates=10**6, max_minutes=30.0,
+                      eval_interval=1000, eval_trials=64),
+    # Return-scale ablation (A.3, H.5): three POPGym Easy games whose rewards are scaled x0.01, x1, x100.
+    "scale_ablation": dict(**_SMALL, env="popgym/RepeatFirstEasy,popgym/RepeatPreviousEasy,popgym/CountRecallEasy",
+                           reward_scales=(0.01, 1.0, 100.0), episodes_per_trial=1, context_length=65,
+                           reward_multiplier=100.0, total_updates=10**6, max_minutes=5.0, eval_interval=500,
+                           eval_trials=48),
 }
 
 

@@ -11,7 +11,8 @@ same dicts to its callbacks. Two kinds of rows (the loop's contract):
 
 The figure to look at for in-context meta-RL is :func:`attempt_plot`: the metric by attempt index
 within a trial. An agent that adapts in context improves from attempt 1 to attempt k without any
-weight update (AMAGO-2 Sec. 5; the Meta-FrozenLake "success by episode" plot of the authors' code).
+weight update (the "success rate by episode" figure of the authors' Meta-FrozenLake example;
+method brief H.1 and A.1).
 The loop itself never imports plotly: this module is only used by notebooks and scripts.
 """
 
@@ -116,7 +117,7 @@ def learning_curve(rows: Iterable[Mapping], metric: str = "return", x: str = "en
 
     ``per_task=True`` draws ``tasks[name][metric]`` (e.g. "return", "normalized_return",
     "success"), one line per task: without task labels in training, these are what show whether a
-    large-return task drowns the others out (AMAGO-2 Sec. 4).
+    large-return task drowns the others out (the multi-task barrier; method brief A.2).
     """
     _check_choice("x", x, X_LABELS)
     evals = _eval_rows(rows)
@@ -201,7 +202,7 @@ def loss_curves(rows: Iterable[Mapping]) -> go.Figure:
 
 def compare_runs(named_rows: Mapping[str, Iterable[Mapping]], metric: str = "return", x: str = "env_steps",
                  task: str | None = None, title: str | None = None) -> go.Figure:
-    """One eval curve per run, e.g. ``{"AMAGO-2": rows_a, "AMAGO-1": rows_b}`` (AMAGO-2 Sec. 5).
+    """One eval curve per run, e.g. ``{"AMAGO-2": rows_a, "AMAGO-1": rows_b}`` (method brief C.3).
 
     ``task`` picks ``tasks[task][metric]`` instead of the overall ``metric`` (runs without that
     task are skipped).
@@ -402,5 +403,5 @@ class LiveCurve:
 
     def _update(self, fig: go.Figure) -> None:
         # One batched message to the front-end per call instead of one per property.
-        if True:
+        with fig.batch_update():
             self._fill(fig)

@@ -116,6 +116,11 @@ class BabyAIEnv(gym.Env):
         self.level_seed: int | None = None
         self._mission_text = ""
         self._mission_tokens = tokenize_mission("")
+        # minigrid sets max_steps only when a level is generated; probe once so the trial wrapper
+        # knows the time limit of one attempt up front
+        with contextlib.redirect_stdout(io.StringIO()):
+            self.inner.reset(seed=self.seeds[0])
+        self.max_episode_steps = int(self.inner.max_steps)
 
     def _observation(self, raw: dict) -> dict:
         if raw["mission"] != self._mission_text:

@@ -67,15 +67,20 @@ class MetaFrozenLake(gym.Env):
 class PassiveTMaze(gym.Env):
     """Passive T-maze (brief H.3; Ni et al. 2023): recall one bit over ``corridor_length`` steps.
 
-    The goal side (+1 up / -1 down) is shown only in the first observation. The agent then walks a
-    corridor of length H and must turn towards the remembered side at the junction. An attempt
-    lasts exactly H + 1 steps (H corridor steps, then the turn).
+    The goal side (+1 up / -1 down) is shown only in the first observation. The agent is then carried
+    along a corridor of length H (one cell per step, whatever it does: the task is *passive*) and must
+    turn towards the remembered side at the junction. An attempt lasts exactly H + 1 steps.
 
     Observation: float32 (3,) = [x / H, goal side at t = 0 else 0, 1 at the junction else 0].
     Actions: Discrete(4) = forward, back, turn up, turn down. Reward: -1/H for every corridor step
     whose action is not "forward" (the authors' shaping), then +1 for the correct turn at the
     junction (``success=True``), else 0. Returns lie in [-1, 1]; the optimum is 1.
     The goal side is redrawn per trial (kept across the attempts of one trial).
+
+    Why passive: in the authors' version the agent must also choose "forward" H times to reach the
+    junction, which random exploration essentially never does (0.25^H), so they needed a custom
+    exploration schedule. Carrying the agent keeps what the task measures, recalling one bit over H
+    steps, without an environment-specific exploration trick.
     """
 
     metadata = {"render_modes": []}
@@ -102,15 +107,12 @@ class PassiveTMaze(gym.Env):
         action = int(action)
         self._t += 1
         H = self.corridor_length
-        if self._t <= H:  # corridor phase
-            if action == self.FORWARD:
-                self._x = min(self._x + 1, H)
-            elif action == self.BACK:
-                self._x = max(self._x - 1, 0)
+        if self._t <= H:  # corridor phase: carried one cell forward
+            self._x = min(self._x + 1, H)
             reward = 0.0 if action == self.FORWARD else -1.0 / H
             obs = np.array([self._x / H, 0.0, float(self._x == H)], dtype=np.float32)
             return obs, reward, False, False, {}
-        # the turn: only reachable at t = H + 1 after H forward steps
+        # the turn, at t = H + 1
         turned_side = {self.UP: 1, self.DOWN: -1}.get(action, 0)
         success = self._x == H and turned_side == self.goal_side
         obs = np.array([self._x / H, 0.0, float(self._x == H)], dtype=np.float32)

@@ -1,0 +1,363 @@
+"""Tests for amago_edu.agent: masks, gradient paths, Polyak targets, exact TD targets and actor losses,
+a two-hot critic that learns a bandit at any return scale, cached acting, and bf16 autocast.
+
+Everything runs on a tiny agent (d_model 32, one layer) so the whole file takes seconds on a CPU.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+
+import numpy as np
+import pytest
+import torch
+from gymnasium import spaces
+
+import amago_edu.agent as agent_module
+from amago_edu.agent import Agent, AgentConfig
+from amago_edu.learning import autocast_context, make_optimizer, update_step
+
+OBS, A, D = 3, 4, 2  # observation width, Discrete(A) actions, Box(D) actions
+VARIANTS = [("two_hot", "filtered_bc"), ("two_hot", "max_q"), ("mse", "filtered_bc"), ("mse", "max_q")]
+ACTION_KINDS = ["discrete", "continuous"]
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tensors here are tiny: a second thread only adds synchronisation (10x slower on a busy CPU)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def obs_space(actions: int = A) -> spaces.Dict:
+    box = lambda n: spaces.Box(-np.inf, np.inf, (n,), np.float32)  # noqa: E731
+    return spaces.Dict({"observation": box(OBS), "prev_action": box(actions), "prev_reward": box(1),
+                        "reset": box(1), "progress": box(1)})
+
+
+def action_space(kind: str) -> spaces.Space:
+    return spaces.Discrete(A) if kind == "discrete" else spaces.Box(-1.0, 1.0, (D,), np.float32)
+
+
+def make_agent(kind: str = "discrete", seed: int = 0, **overrides) -> Agent:
+    settings = dict(d_model=32, n_layers=1, n_heads=2, context_length=16, tstep_hidden=32, head_hidden=32,
+                    num_critics=2, gammas=(0.9, 0.99), num_bins=16)
+    settings.update(overrides)
+    torch.manual_seed(seed)
+    space = action_space(kind)
+    return Agent(obs_space(A if kind == "discrete" else D), space, AgentConfig(**settings))
+
+
+def random_batch(kind: str = "discrete", B: int = 3, L: int = 6, seed: int = 0) -> dict:
+    """A batch in the format of amago_edu.replay.sample_batch + batch_to_torch, every step valid."""
+    g = torch.Generator().manual_seed(seed)
+    width = A if kind == "discrete" else D
+    obs = {"observation": torch.randn(B, L + 1, OBS, generator=g),
+           "prev_action": torch.rand(B, L + 1, width, generator=g),
+           "prev_reward": torch.randn(B, L + 1, 1, generator=g),
+           "reset": torch.zeros(B, L + 1, 1), "progress": torch.zeros(B, L + 1, 1)}
+    if kind == "discrete":
+        actions = torch.randint(A, (B, L), generator=g)
+    else:
+        actions = torch.rand(B, L, D, generator=g) * 1.8 - 0.9
+    return {"obs": obs, "time": torch.arange(L + 1).expand(B, -1).clone(), "actions": actions,
+            "rewards": torch.randn(B, L, generator=g), "terminals": torch.zeros(B, L, dtype=torch.bool),
+            "mask": torch.ones(B, L, dtype=torch.bool)}
+
+
+def seeded_loss(agent: Agent, batch: dict, seed: int = 123) -> dict:
+    torch.manual_seed(seed)  # the TD target and V(s) sample actions: fix the draws
+    return agent.loss(batch)
+
+
+# ------------------------------------------------------------------------------------------------
+# Padding
+# ------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("kind", ACTION_KINDS)
+@pytest.mark.parametrize("critic,actor", VARIANTS)
+def test_padding_contributes_nothing_to_either_loss(kind, critic, actor):
+    agent = make_agent(kind, critic=critic, actor=actor)
+    batch = random_batch(kind, B=3, L=6)
+    batch["mask"][1, 3:] = False  # row 1: 3 real transitions (observations 0..3), then padding
+
+    def fill_padding(seed):
+        g = torch.Generator().manual_seed(seed)
+        padded = copy.deepcopy(batch)
+        for key, value in padded["obs"].items():  # observations 4.. of row 1 do not exist
+            value[1, 4:] = 1e3 * torch.randn(value[1, 4:].shape, generator=g)
+        padded["time"][1, 4:] = torch.randint(0, 10**6, (3,), generator=g)
+        if kind == "discrete":
+            padded["actions"][1, 3:] = torch.randint(A, (3,), generator=g)
+        else:
+            padded["actions"][1, 3:] = 50 * torch.randn(3, D, generator=g)
+        padded["rewards"][1, 3:] = 1e4 * torch.randn(3, generator=g)
+        padded["terminals"][1, 3:] = torch.rand(3, generator=g) > 0.5
+        return padded
+
+    first, second = seeded_loss(agent, fill_padding(1)), seeded_loss(agent, fill_padding(2))
+    for key in ("critic_loss", "actor_loss", "loss"):
+        torch.testing.assert_close(first[key], second[key], rtol=1e-5, atol=1e-6, msg=key)
+
+    # the same change to a *valid* step does change the loss (so the check above can fail)
+    changed = fill_padding(1)
+    changed["rewards"][1, 2] += 5.0
+    assert not torch.allclose(seeded_loss(agent, changed)["critic_loss"], first["critic_loss"])
+
+
+# ------------------------------------------------------------------------------------------------
+# Gradient paths and target heads
+# ------------------------------------------------------------------------------------------------
+def capture_loss_terms(monkeypatch) -> dict:
+    """Wrap the loss functions agent.py calls so the undetached actor and critic terms are kept."""
+    captured = {}
+    for name, term in [("two_hot_critic_loss", "critic"), ("mse_critic_loss", "critic"),
+                       ("filtered_bc_actor_loss", "actor"), ("max_q_actor_loss", "actor")]:
+        original = getattr(agent_module, name)
+
+        def wrapper(*args, _original=original, _term=term, **kwargs):
+            captured[_term] = _original(*args, **kwargs)
+            return captured[_term]
+
+        monkeypatch.setattr(agent_module, name, wrapper)
+    return captured
+
+
+def gradient_norm(loss: torch.Tensor, module: torch.nn.Module) -> float:
+    """Total gradient norm of ``loss`` on ``module``'s parameters; 0 where no path exists."""
+    grads = torch.autograd.grad(loss, list(module.parameters()), retain_graph=True, allow_unused=True)
+    return sum(float(g.norm()) for g in grads if g is not None)
+
+
+@pytest.mark.parametrize("kind", ACTION_KINDS)
+@pytest.mark.parametrize("critic,actor", VARIANTS)
+def test_both_losses_train_the_shared_sequence_model(kind, critic, actor, monkeypatch):
+    # threshold -1e6: every replay action is imitated, so the filtered-BC term is never all-zero
+    agent = make_agent(kind, critic=critic, actor=actor, filter_threshold=-1e6)
+    captured = capture_loss_terms(monkeypatch)
+    seeded_loss(agent, random_batch(kind))
+    assert set(captured) == {"critic", "actor"}
+    for term in ("critic", "actor"):  # brief D.3: both losses shape the representation
+        assert gradient_norm(captured[term], agent.transformer) > 0, term
+        assert gradient_norm(captured[term], agent.encoder) > 0, term
+    # each head is trained by its own loss only; a max-Q actor must not move the critic (brief C.2)
+    assert gradient_norm(captured["critic"], agent.critic) > 0
+    assert gradient_norm(captured["critic"], agent.actor) == 0
+    assert gradient_norm(captured["actor"], agent.actor) > 0
+    assert gradient_norm(captured["actor"], agent.critic) == 0
+
+
+def test_target_heads_move_only_by_polyak_averaging():
+    tau = 0.25
+    agent = make_agent(tau=tau)
+    optimizer, scheduler = make_optimizer(agent, lr=1e-3, warmup_updates=1)
+    optimised = {id(p) for group in optimizer.param_groups for p in group["params"]}
+    targets = list(agent.target_actor.parameters()) + list(agent.target_critic.parameters())
+    assert targets and not any(p.requires_grad or id(p) in optimised for p in targets)
+
+    old_targets = [p.detach().clone() for p in targets]
+    stats = update_step(agent, optimizer, scheduler, random_batch())
+    assert stats["skipped"] == 0.0
+    assert all(p.grad is None for p in targets)
+    online = list(agent.actor.parameters()) + list(agent.critic.parameters())
+    for old, new, theta in zip(old_targets, targets, online):  # online already took its AdamW step
+        torch.testing.assert_close(new, (1 - tau) * old + tau * theta.detach())
+
+    # by hand on one tensor: 1 + 0.25 * (3 - 1) = 1.5
+    with torch.no_grad():
+        agent.target_critic.out.bias.fill_(1.0)
+        agent.critic.out.bias.fill_(3.0)
+    agent.update_targets()
+    assert torch.equal(agent.target_critic.out.bias, torch.full_like(agent.target_critic.out.bias, 1.5))
+
+
+# ------------------------------------------------------------------------------------------------
+# Exact TD targets and actor losses on a critic made constant
+# ------------------------------------------------------------------------------------------------
+def make_critic_constant(critic_module, bias) -> None:
+    """Zero the last layer's weight so every critic outputs ``bias`` (tiled over actions and gammas)."""
+    with torch.no_grad():
+        critic_module.out.weight.zero_()
+        bias = torch.as_tensor(bias, dtype=torch.float32)
+        critic_module.out.bias.copy_(bias.repeat(critic_module.out.bias.shape[-1] // bias.numel()))
+
+
+def partly_padded_batch(terminal: bool) -> dict:
+    batch = random_batch(B=3, L=5, seed=7)
+    batch["rewards"] = torch.tensor([[0.5, -1.0, 2.0, 0.0, 3.0], [1.0, 1.0, -2.0, 4.0, 0.25],
+                                     [-0.5, 0.1, 0.2, 9.0, 9.0]])
+    batch["terminals"][:] = terminal
+    batch["mask"][2, 3:] = False
+    return batch
+
+
+def test_terminal_td_target_is_scaled_reward_for_mse_critic():
+    agent = make_agent(critic="mse", actor="filtered_bc", reward_multiplier=10.0)
+    make_critic_constant(agent.critic, 0.7)
+    batch = partly_padded_batch(terminal=True)
+    expected = ((0.7 - 10.0 * batch["rewards"][batch["mask"]]) ** 2).mean()
+    torch.testing.assert_close(seeded_loss(agent, batch)["critic_loss"], expected)
+
+
+def test_bootstrapped_td_target_uses_each_discount_factor():
+    # y_g = R * r + gamma_g * Q_target with every target critic outputting 2.0 (so any pair averages to 2.0)
+    agent = make_agent(critic="mse", actor="filtered_bc", reward_multiplier=10.0, gammas=(0.5, 0.9))
+    make_critic_constant(agent.critic, 0.7)
+    make_critic_constant(agent.target_critic, 2.0)
+    batch = partly_padded_batch(terminal=False)
+    rewards = batch["rewards"][batch["mask"]].unsqueeze(-1)  # (N, 1)
+    targets = 10.0 * rewards + torch.tensor([0.5, 0.9]) * 2.0  # (N, G)
+    expected = ((0.7 - targets) ** 2).mean()
+    torch.testing.assert_close(seeded_loss(agent, batch)["critic_loss"], expected)
+
+
+def test_terminal_td_target_is_scaled_reward_for_two_hot_critic():
+    agent = make_agent(critic="two_hot", actor="filtered_bc", reward_multiplier=10.0, num_bins=16)
+    logits = torch.linspace(-1.0, 1.0, 16) ** 2  # any fixed logits, shared by every action and gamma
+    make_critic_constant(agent.critic, logits)
+    batch = partly_padded_batch(terminal=True)
+    label = agent.twohot.encode(10.0 * batch["rewards"][batch["mask"]])  # (N, num_bins)
+    expected = -(label * torch.log_softmax(logits, -1)).sum(-1).mean()
+    torch.testing.assert_close(seeded_loss(agent, batch)["critic_loss"], expected)
+
+
+def test_filtered_bc_with_zero_advantages():
+    # A zero critic makes Q(s, a) = V(s) = 0, so every advantage is exactly 0.
+    def loss_with_threshold(threshold):
+        agent = make_agent(critic="mse", actor="filtered_bc", filter_threshold=threshold)
+        make_critic_constant(agent.critic, 0.0)
+        return agent, seeded_loss(agent, batch)
+
+    batch = partly_padded_batch(terminal=True)
+    _, strict = loss_with_threshold(0.0)  # 1[0 > 0] = 0: nothing is imitated
+    assert strict["actor_loss"].item() == 0.0
+    assert strict["advantage_positive"].item() == 0.0
+
+    agent, loose = loss_with_threshold(-1.0)  # 1[0 > -1] = 1: plain BC, mean -log pi(a_replay)
+    with torch.no_grad():
+        probs = agent.actor(agent.sequence(batch["obs"], batch["time"])[:, :-1])  # (B, L, G, A)
+        log_pi = probs.gather(-1, batch["actions"][..., None, None].expand(-1, -1, 2, 1)).squeeze(-1).log()
+    torch.testing.assert_close(loose["actor_loss"], -log_pi[batch["mask"]].mean())
+    assert loose["advantage_positive"].item() == 1.0
+
+
+def test_max_q_with_constant_critic_is_minus_that_constant():
+    agent = make_agent(critic="mse", actor="max_q")
+    make_critic_constant(agent.critic, 1.25)  # sum_a pi(a|s) * 1.25 = 1.25 at every step
+    torch.testing.assert_close(seeded_loss(agent, partly_padded_batch(True))["actor_loss"], torch.tensor(-1.25))
+
+
+# ------------------------------------------------------------------------------------------------
+# The two-hot critic learns a bandit whatever the reward scale
+# ------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("scale", [0.01, 100.0])
+def test_two_hot_critic_learns_bandit_values_at_any_scale(scale):
+    # One-step bandit: a single observation, every transition terminal, reward = scale * (a + 1).
+    # Terminal => y = reward_multiplier * r = r, whatever gamma; the decoded Q must reach it.
+    agent = make_agent(critic="two_hot", actor="filtered_bc", context_length=2, num_bins=64,
+                       reward_multiplier=1.0)
+    B = 3 * A
+    actions = torch.arange(B) % A
+    rewards = scale * (actions + 1).float()
+    obs = {key: torch.zeros(B, 2, *space.shape) for key, space in obs_space().spaces.items()}
+    obs["reset"][:, 0] = 1.0
+    batch = {"obs": obs, "time": torch.arange(2).expand(B, -1), "actions": actions[:, None],
+             "rewards": rewards[:, None], "terminals": torch.ones(B, 1, dtype=torch.bool),
+             "mask": torch.ones(B, 1, dtype=torch.bool)}
+    optimizer, scheduler = make_optimizer(agent, lr=1e-3, warmup_updates=1)
+    for _ in range(300):
+        update_step(agent, optimizer, scheduler, batch)
+    with torch.no_grad():
+        state = agent.sequence(obs, batch["time"])[:1, 0]  # (1, d): the only state
+        q = agent.values(agent.critic.all_actions(agent.critic.hidden(state))).mean(0)[0]  # (A, G)
+    true_q = scale * torch.arange(1, A + 1).float()
+    torch.testing.assert_close(q, true_q[:, None].expand_as(q), rtol=0.05, atol=0.0)
+
+
+# ------------------------------------------------------------------------------------------------
+# Every variant runs
+# ------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("kind", ACTION_KINDS)
+@pytest.mark.parametrize("critic,actor", VARIANTS)
+def test_every_variant_gives_finite_losses_and_updates(kind, critic, actor):
+    agent = make_agent(kind, critic=critic, actor=actor)
+    batch = random_batch(kind)
+    out = seeded_loss(agent, batch)
+    for key, value in out.items():
+        assert value.shape == () and torch.isfinite(value), key
+    optimizer, scheduler = make_optimizer(agent, lr=1e-3, warmup_updates=1)
+    before = [p.detach().clone() for p in agent.trainable_parameters()]
+    stats = update_step(agent, optimizer, scheduler, batch)
+    assert stats["skipped"] == 0.0 and np.isfinite(stats["grad_norm"]) and stats["grad_norm"] > 0
+    assert any(not torch.equal(b, p) for b, p in zip(before, agent.trainable_parameters()))
+
+
+def test_same_seed_gives_same_loss():
+    first = seeded_loss(make_agent(seed=3), random_batch())
+    second = seeded_loss(make_agent(seed=3), random_batch())
+    assert torch.equal(first["loss"], second["loss"])
+    assert not torch.equal(first["loss"], seeded_loss(make_agent(seed=4), random_batch())["loss"])
+
+
+# ------------------------------------------------------------------------------------------------
+# Invalid settings
+# ------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("overrides,message", [
+    ({"critic": "c51"}, r"critic must be one of \('two_hot', 'mse'\)"),
+    ({"actor": "ppo"}, r"actor must be one of \('filtered_bc', 'max_q'\)"),
+    ({"gammas": ()}, r"gammas must be a non-empty"),
+    ({"gammas": (0.9, 1.0)}, r"gammas must all lie in \(0, 1\)"),
+    ({"gammas": (0.0,)}, r"gammas must all lie in \(0, 1\)"),
+    ({"gammas": (1.5, 0.9)}, r"gammas must all lie in \(0, 1\)"),
+    ({"num_critics": 1}, r"num_critics must be an integer >= 2"),
+    ({"n_heads": 3}, r"n_heads must divide d_model"),
+])
+def test_invalid_settings_name_the_field(overrides, message):
+    with pytest.raises(ValueError, match=message):
+        make_agent(**overrides)
+
+
+# ------------------------------------------------------------------------------------------------
+# Acting with the key/value cache
+# ------------------------------------------------------------------------------------------------
+@torch.no_grad()
+@pytest.mark.parametrize("kind", ACTION_KINDS)
+def test_cached_acting_matches_full_forward(kind):
+    agent = make_agent(kind, context_length=8).eval()
+    batch = random_batch(kind, B=3, L=5, seed=11)
+    obs = batch["obs"]
+    time = torch.stack([torch.arange(6) + offset for offset in (0, 3, 40)])  # envs at different trial steps
+    policy = agent.actor(agent.sequence(obs, time))  # acting uses the last gamma head
+    if kind == "discrete":
+        expected = policy[:, :, -1].argmax(-1)  # (B, T)
+    else:
+        expected = torch.tanh(policy[0][:, :, -1])  # (B, T, D)
+    cache = agent.init_cache(3)
+    steps = [agent.act({k: v[:, t] for k, v in obs.items()}, time[:, t], cache, sample=False) for t in range(6)]
+    torch.testing.assert_close(torch.stack(steps, dim=1), expected, atol=1e-5, rtol=1e-5)
+
+
+# ------------------------------------------------------------------------------------------------
+# GPU readiness on a CPU: bf16 autocast
+# ------------------------------------------------------------------------------------------------
+def test_update_step_under_bf16_autocast():
+    agent = make_agent()
+    batch = random_batch()
+    fp32 = seeded_loss(agent, batch)
+
+    def bf16():
+        context = autocast_context(torch.device("cpu"), "bf16")
+        assert not isinstance(context, contextlib.nullcontext)
+        return context
+
+    optimizer, scheduler = make_optimizer(agent, lr=1e-3, warmup_updates=1)
+    torch.manual_seed(123)
+    stats = update_step(agent, optimizer, scheduler, batch, autocast=bf16)
+    assert stats["skipped"] == 0.0
+    for key in ("loss", "critic_loss", "actor_loss", "grad_norm"):
+        assert np.isfinite(stats[key]), key
+    # bf16 keeps ~3 significant digits: the loss is the fp32 loss up to rounding
+    assert stats["critic_loss"] == pytest.approx(float(fp32["critic_loss"]), rel=0.05)
+    assert isinstance(autocast_context(torch.device("cpu"), "auto"), contextlib.nullcontext)

@@ -1,0 +1,246 @@
+"""Figures built from hand-written metrics rows: exact trace data, per-task lines, live/static callback."""
+
+import json
+import math
+
+import plotly.graph_objects as go
+import pytest
+
+from amago_edu import plotting
+from amago_edu.plotting import (LiveCurve, attempt_plot, compare_runs, learning_curve, loss_curves, read_metrics,
+                                summary_table, widget_frontend_available)
+
+
+def train_row(update, critic, actor):
+    return {"kind": "train", "update": update, "env_steps": 10 * update, "wall_time": 0.5 * update,
+            "critic_loss": critic, "actor_loss": actor, "q_mean": 0.0, "td_target_mean": 0.0,
+            "advantage_positive": 0.5, "entropy": 1.0, "grad_norm": 1.0, "lr": 1e-4}
+
+
+def eval_row(update, env_steps, attempt_success, attempt_return, lake_return, pop_return):
+    """Two tasks: 'lake' has success, 'pop' (a POPGym-like game) has none."""
+    return {"kind": "eval", "update": update, "env_steps": env_steps, "wall_time": float(update),
+            "return": sum(attempt_return), "success": attempt_success[-1],
+            "attempt_return": attempt_return, "attempt_success": attempt_success,
+            "tasks": {"lake": {"return": lake_return, "normalized_return": lake_return / 3,
+                               "attempt_return": [0.0, 1.0, 2.0], "attempt_success": [0.0, 0.5, 1.0], "trials": 4},
+                      "pop": {"return": pop_return, "normalized_return": pop_return / 300,
+                              "attempt_return": [100.0, 110.0, 120.0], "attempt_success": [None, None, None],
+                              "trials": 2}}}
+
+
+ROWS = [train_row(1, 4.0, -1.0), eval_row(2, 100, [0.0, 0.25, 0.5], [1.0, 2.0, 3.0], 3.0, 300.0),
+        train_row(3, 3.0, -2.0), eval_row(4, 200, [0.25, 0.5, 1.0], [2.0, 3.0, 4.0], 6.0, 330.0)]
+
+
+@pytest.fixture(autouse=True)
+def headless(monkeypatch):
+    monkeypatch.setenv("AMAGO_EDU_HEADLESS", "1")
+
+
+# --------------------------------------------------------------------------- read_metrics
+def test_read_metrics_round_trip_and_truncated_last_line(tmp_path):
+    text = "\n".join(json.dumps(row) for row in ROWS) + "\n"
+    (tmp_path / "metrics.jsonl").write_text(text + '{"kind": "eval", "upd')  # killed mid-write
+    with pytest.warns(RuntimeWarning, match="truncated last line 5"):
+        rows = read_metrics(tmp_path)
+    assert rows == ROWS
+    with pytest.warns(RuntimeWarning, match="truncated"):
+        assert read_metrics(tmp_path / "metrics.jsonl") == ROWS
+
+
+def test_read_metrics_errors(tmp_path):
+    with pytest.raises(FileNotFoundError, match="run_dir"):
+        read_metrics(tmp_path)
+    (tmp_path / "metrics.jsonl").write_text('{"kind": "tr\n{"kind": "eval"}\n')
+    with pytest.raises(ValueError, match="line 1 is not valid JSON"):
+        read_metrics(tmp_path)
+
+
+# --------------------------------------------------------------------------- figures
+def test_learning_curve_overall_exact_data():
+    fig = learning_curve(ROWS, metric="return", x="update")
+    assert len(fig.data) == 1
+    assert fig.data[0].x == (2, 4) and fig.data[0].y == (6.0, 9.0)
+    assert fig.layout.xaxis.title.text == "gradient updates"
+    assert fig.layout.template.layout.paper_bgcolor == "white" and fig.layout.height == 350
+    fig = learning_curve(ROWS, metric="success", x="wall_time")
+    assert fig.data[0].x == (2.0, 4.0) and fig.data[0].y == (0.5, 1.0)
+    assert fig.layout.xaxis.title.text == "wall-clock time (s)"
+
+
+def test_learning_curve_per_task():
+    fig = learning_curve(ROWS, metric="normalized_return", per_task=True, title="mix")
+    assert [t.name for t in fig.data] == ["lake", "pop"]
+    assert fig.data[0].x == (100, 200) and fig.data[0].y == (1.0, 2.0)
+    assert fig.data[1].y == (1.0, 1.1)
+    assert fig.layout.title.text == "mix"
+    # per-task success is the last attempt's; a task without a success notion gives NaN (a gap)
+    fig = learning_curve(ROWS, metric="success", per_task=True)
+    assert fig.data[0].y == (1.0, 1.0) and all(math.isnan(y) for y in fig.data[1].y)
+
+
+def test_learning_curve_bad_arguments():
+    with pytest.raises(ValueError, match="x must be one of"):
+        learning_curve(ROWS, x="steps")
+    with pytest.raises(KeyError, match="metric='nope'"):
+        learning_curve(ROWS, metric="nope")
+    with pytest.raises(ValueError, match="no eval rows"):
+        learning_curve([train_row(1, 1.0, 1.0)])
+
+
+def test_attempt_plot_one_line_per_evaluation_coloured_by_progress():
+    fig = attempt_plot(ROWS, metric="success")
+    assert [t.x for t in fig.data] == [(1, 2, 3), (1, 2, 3)]
+    assert [t.y for t in fig.data] == [(0.0, 0.25, 0.5), (0.25, 0.5, 1.0)]
+    assert [t.name for t in fig.data] == ["env steps 100", "env steps 200"]
+    assert fig.data[0].line.color != fig.data[1].line.color
+    assert [t.marker.showscale for t in fig.data] == [False, True]  # one shared colour bar
+    assert fig.layout.xaxis.title.text == "attempt within the trial"
+
+
+def test_attempt_plot_single_row_last_only_and_per_task():
+    fig = attempt_plot(ROWS[1], metric="return")
+    assert len(fig.data) == 1 and fig.data[0].x == (1, 2, 3) and fig.data[0].y == (1.0, 2.0, 3.0)
+    fig = attempt_plot(ROWS, metric="return", last_only=True)
+    assert len(fig.data) == 1 and fig.data[0].y == (2.0, 3.0, 4.0)
+    fig = attempt_plot(ROWS, metric="return", per_task=True)
+    assert [t.name for t in fig.data] == ["lake", "pop"]
+    assert fig.data[1].x == (1, 2, 3) and fig.data[1].y == (100.0, 110.0, 120.0)
+    with pytest.raises(ValueError, match="metric must be one of"):
+        attempt_plot(ROWS, metric="normalized_return")
+
+
+def test_attempt_plot_warns_when_no_task_has_success():
+    row = eval_row(1, 10, [None, None, None], [1.0, 1.0, 1.0], 1.0, 1.0)
+    with pytest.warns(RuntimeWarning, match="metric='return'"):
+        attempt_plot(row, metric="success")
+
+
+def test_loss_curves_two_panels_against_updates():
+    fig = loss_curves(ROWS)
+    critic, actor = fig.data
+    assert critic.x == (1, 3) and critic.y == (4.0, 3.0) and critic.xaxis == "x"
+    assert actor.x == (1, 3) and actor.y == (-1.0, -2.0) and actor.xaxis == "x2"
+    assert fig.layout.xaxis.title.text == fig.layout.xaxis2.title.text == "gradient updates"
+
+
+def test_compare_runs_one_line_per_run_and_per_task():
+    other = [eval_row(2, 100, [0.0, 0.0, 0.0], [1.0, 1.0, 1.0], 0.5, 100.0)]
+    fig = compare_runs({"AMAGO-2": ROWS, "AMAGO-1": other}, metric="return", x="env_steps")
+    assert [t.name for t in fig.data] == ["AMAGO-2", "AMAGO-1"]
+    assert fig.data[0].x == (100, 200) and fig.data[0].y == (6.0, 9.0)
+    assert fig.data[1].x == (100,) and fig.data[1].y == (3.0,)
+    fig = compare_runs({"AMAGO-2": ROWS, "AMAGO-1": other}, metric="return", task="lake")
+    assert fig.data[0].y == (3.0, 6.0) and fig.data[1].y == (0.5,)
+    with pytest.raises(KeyError, match=r"\['lake', 'pop'\]"):
+        compare_runs({"a": ROWS}, task="missing")
+
+
+def test_summary_table_contains_the_numbers():
+    table = summary_table(ROWS[3])
+    lines = table.splitlines()
+    assert lines[0] == "eval at update 4, env steps 200"
+    assert lines[1].split() == ["task", "trials", "metric", "attempt", "1", "attempt", "2", "attempt", "3", "trial"]
+    assert lines[2].split() == ["all", "tasks", "6", "return", "2.00", "3.00", "4.00", "9.00"]
+    assert lines[3].split() == ["all", "tasks", "6", "success", "0.250", "0.500", "1.000", "-"]
+    assert lines[6].split() == ["pop", "2", "return", "100.00", "110.00", "120.00", "330.00"]
+    assert lines[7].split() == ["pop", "2", "success", "-", "-", "-", "-"]
+    with pytest.raises(ValueError, match="eval row"):
+        summary_table(ROWS[0])
+
+
+# --------------------------------------------------------------------------- LiveCurve
+def test_live_curve_static_records_rows_and_shows_one_figure(monkeypatch):
+    shown = []
+    monkeypatch.setattr(go.Figure, "show", lambda fig, *a, **k: shown.append(fig))
+    curve = LiveCurve(metric="success", x="update", live=False)
+    for row in ROWS:
+        (curve.on_eval if row["kind"] == "eval" else curve.on_train_log)(row)
+    assert curve.eval_rows == [ROWS[1], ROWS[3]] and curve.train_rows == [ROWS[0], ROWS[2]]
+    assert not shown and curve.figure is None
+    fig = curve.on_end(ROWS)
+    assert shown == [fig] and type(fig) is go.Figure
+    evals, critic, actor = fig.data
+    assert evals.x == (2, 4) and evals.y == (0.5, 1.0)
+    assert critic.x == (1, 3) and critic.y == (4.0, 3.0) and actor.y == (-1.0, -2.0)
+    assert actor.yaxis != critic.yaxis  # actor loss on its own (secondary) axis
+
+
+def test_live_curve_on_end_history_replaces_recorded_rows(monkeypatch):
+    monkeypatch.setattr(go.Figure, "show", lambda fig, *a, **k: None)
+    curve = LiveCurve(live=False)
+    curve.on_eval(ROWS[1])
+    fig = curve.on_end(ROWS)
+    assert fig.data[0].y == (6.0, 9.0)
+
+
+def test_live_curve_auto_mode_needs_a_kernel_and_no_headless_flag(monkeypatch):
+    import IPython
+
+    assert widget_frontend_available() is False  # plain pytest process: no IPython kernel
+    monkeypatch.setattr(IPython, "get_ipython", lambda: type("Shell", (), {"kernel": object()})())
+    assert LiveCurve(live="auto").live is False  # AMAGO_EDU_HEADLESS=1 (the autouse fixture)
+    monkeypatch.setenv("AMAGO_EDU_HEADLESS", "0")
+    assert LiveCurve(live="auto").live is True
+    monkeypatch.setattr(IPython, "get_ipython", lambda: type("Shell", (), {"kernel": None})())
+    assert LiveCurve(live="auto").live is False  # a terminal IPython has no widget front-end
+
+
+def test_live_curve_live_mode_updates_one_widget_in_place(monkeypatch):
+    displayed, batches = [], []
+    monkeypatch.setattr(plotting, "_display", displayed.append)
+    batch_update = go.FigureWidget.batch_update
+    monkeypatch.setattr(go.FigureWidget, "batch_update", lambda fig: batches.append(1) or batch_update(fig))
+    curve = LiveCurve(live=True)
+    curve.on_train_log(ROWS[0])
+    widget = curve.figure
+    assert displayed == [widget] and isinstance(widget, go.FigureWidget)
+    curve.on_eval(ROWS[1])
+    curve.on_train_log(ROWS[2])
+    assert curve.figure is widget and len(displayed) == 1
+    assert widget.data[0].x == (100,) and widget.data[0].y == (6.0,)
+    assert widget.data[1].x == (1, 3) and widget.data[1].y == (4.0, 3.0)
+    assert curve.on_end(ROWS) is widget and widget.data[0].y == (6.0, 9.0)
+    assert len(batches) == 4  # every update went through one batch_update()
+
+
+def test_live_curve_malformed_rows_warn_instead_of_raising(monkeypatch):
+    shown = []
+    monkeypatch.setattr(go.Figure, "show", lambda fig, *a, **k: shown.append(fig))
+    curve = LiveCurve(live=False)
+    with pytest.warns(RuntimeWarning, match="malformed eval row"):
+        curve.on_eval({"kind": "eval", "update": 1})
+    with pytest.warns(RuntimeWarning, match="malformed train row"):
+        curve.on_train_log({"kind": "train", "update": "one", "critic_loss": 1.0, "actor_loss": 1.0})
+    with pytest.warns(RuntimeWarning, match="malformed train row"):
+        curve.on_train_log(None)
+    curve.on_eval(ROWS[1])
+    assert curve.eval_rows == [ROWS[1]] and curve.train_rows == []
+    assert curve.on_end().data[0].y == (6.0,)
+    # a None metric (no success notion) is a value, not a malformed row
+    curve = LiveCurve(metric="success", live=False)
+    curve.on_eval(eval_row(1, 10, [None, None, None], [1.0, 1.0, 1.0], 1.0, 1.0))
+    assert len(curve.eval_rows) == 1
+
+
+def test_live_curve_falls_back_to_static_when_the_widget_breaks(monkeypatch):
+    def broken(widget):
+        raise RuntimeError("no front-end")
+
+    monkeypatch.setattr(plotting, "_display", broken)
+    shown = []
+    monkeypatch.setattr(go.Figure, "show", lambda fig, *a, **k: shown.append(fig))
+    curve = LiveCurve(live=True)
+    with pytest.warns(RuntimeWarning, match="falling back"):
+        curve.on_eval(ROWS[1])
+    assert curve.live is False
+    fig = curve.on_end()
+    assert shown == [fig] and fig.data[0].y == (6.0,)
+
+
+def test_live_curve_bad_arguments():
+    with pytest.raises(ValueError, match="live must be"):
+        LiveCurve(live="yes")
+    with pytest.raises(ValueError, match="x must be one of"):
+        LiveCurve(x="time")
