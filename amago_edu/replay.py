@@ -215,7 +215,8 @@ class TrajectoryStore:
         warnings.warn(f"skipping corrupt trajectory file {path} ({where}): {err}", stacklevel=3)
 
 
-def sample_batch(store: TrajectoryStore, batch_size: int, window: int, rng: np.random.Generator) -> dict:
+def sample_batch(store: TrajectoryStore, batch_size: int, window: int, rng: np.random.Generator,
+                 trim: bool = False) -> dict:
     """Sample B windows of L = ``window`` transitions (method brief E.2).
 
     Each row picks a uniformly random file, then a start uniform in [0, max(0, T - L)], and copies
@@ -232,6 +233,8 @@ def sample_batch(store: TrajectoryStore, batch_size: int, window: int, rng: np.r
         tasks      list[str] of length B
 
     The rng draws the B file indices first, then one start per row, so a seed fixes the batch.
+    With ``trim=True`` the time axis is cut to the longest row (L becomes max n), so a batch of short
+    trials does not pay for a full window of padding (results are identical: padding is masked).
     """
     if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
         raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}")
@@ -277,6 +280,11 @@ def sample_batch(store: TrajectoryStore, batch_size: int, window: int, rng: np.r
         obs_mask[b, : n + 1] = True
         mask[b, :n] = True
 
+    if trim:
+        L = int(mask.sum(1).max())
+        obs = {k: v[:, : L + 1] for k, v in obs.items()}
+        actions, rewards, terminals, mask = actions[:, :L], rewards[:, :L], terminals[:, :L], mask[:, :L]
+        time_index, obs_mask = time_index[:, : L + 1], obs_mask[:, : L + 1]
     return {
         "obs": obs,
         "actions": actions,

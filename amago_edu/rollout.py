@@ -55,6 +55,10 @@ class Collector:
         self.cache = agent.init_cache(self.n, self.device)
         self.time = np.zeros(self.n, dtype=np.int64)
         self.open = [self._new_trajectory(_index(self.obs, i)) for i in range(self.n)]
+        # each env explores with epsilon x u, u ~ U[0, 1) redrawn every trial (the authors'
+        # randomised epsilon): some trials are nearly greedy, some nearly random, so replay
+        # holds both on-policy data and wide exploration at every stage of training
+        self.epsilon_scale = self.rng.random(self.n)
         self.env_steps = 0
 
     @staticmethod
@@ -69,7 +73,7 @@ class Collector:
             with torch.no_grad():
                 actions = self.agent.act(obs_to_torch(self.obs, self.device),
                                          torch.as_tensor(self.time, device=self.device), self.cache).cpu().numpy()
-            explore = self.rng.random(self.n) < epsilon
+            explore = self.rng.random(self.n) < epsilon * self.epsilon_scale
             if explore.any():
                 actions[explore] = random_actions(self.envs.single_action_space, int(explore.sum()), self.rng)[: explore.sum()]
             next_obs, rewards, terminated, truncated, info = self.envs.step(actions)
@@ -91,6 +95,7 @@ class Collector:
             self.time = np.where(done, 0, self.time + 1)
             if done.any():
                 self.cache.reset(torch.as_tensor(done, device=self.device))
+                self.epsilon_scale[done] = self.rng.random(int(done.sum()))
             self.obs = next_obs
             self.env_steps += self.n
         return finished

@@ -181,3 +181,17 @@ def test_bad_observations_and_arguments_raise(tmp_path):
         sample_batch(store, batch_size=2, window=0, rng=np.random.default_rng(0))
     with pytest.raises(ValueError, match="batch_size"):
         sample_batch(store, batch_size=0, window=2, rng=np.random.default_rng(0))
+
+
+def test_trim_cuts_the_window_to_the_longest_row(tmp_path):
+    store = TrajectoryStore(tmp_path, capacity=10)
+    store.add(make_traj(3))
+    store.add(make_traj(5))
+    full = sample_batch(store, 6, window=9, rng=np.random.default_rng(1))
+    trimmed = sample_batch(store, 6, window=9, rng=np.random.default_rng(1), trim=True)
+    L = int(full["mask"].sum(1).max())
+    assert L == 5 and trimmed["mask"].shape == (6, 5) and trimmed["time"].shape == (6, 6)
+    np.testing.assert_array_equal(trimmed["actions"], full["actions"][:, :L])
+    for key in full["obs"]:
+        np.testing.assert_array_equal(trimmed["obs"][key], full["obs"][key][:, : L + 1])
+    assert not full["mask"][:, L:].any()
