@@ -66,7 +66,7 @@ class TrainConfig(AgentConfig):
     buffer_capacity: int = 20000
     """Trajectory files kept in replay (oldest deleted first)."""
     epsilon_start: float = 1.0
-    """Epsilon-greedy exploration at the start of training."""
+    """Epsilon-greedy exploration at the start of training (each env uses epsilon x U[0, 1), redrawn per trial)."""
     epsilon_end: float = 0.05
     """Epsilon-greedy exploration after annealing."""
     epsilon_anneal_steps: int = 20000
@@ -122,6 +122,9 @@ class TrainConfig(AgentConfig):
                 raise ValueError(f"{f.name} must be true or false, got {value!r}")
             if kind is str and not isinstance(value, str):
                 raise ValueError(f"{f.name} must be a string, got {value!r}")
+        if self.value_low >= self.value_high:
+            raise ValueError(f"value_low must be smaller than value_high, "
+                             f"got {self.value_low!r} >= {self.value_high!r}")
         super().validate()
         for name in ("episodes_per_trial", "num_envs", "total_updates", "collect_steps", "updates_per_collect",
                      "batch_size", "buffer_capacity", "eval_interval", "eval_trials", "log_interval",
@@ -205,7 +208,8 @@ PRESETS: dict[str, dict] = {
                  learning_starts=4, batch_size=8, warmup_updates=10, eval_interval=20, eval_trials=8,
                  log_interval=10, checkpoint_interval=20, epsilon_anneal_steps=500),
     "frozen_lake": dict(**_SMALL, env="toy/meta_frozen_lake", episodes_per_trial=5, env_kwargs={"size": 4},
-                        context_length=81, num_envs=16, total_updates=6000, max_minutes=10.0),
+                        context_length=81, num_envs=16, total_updates=20000, max_minutes=10.0,
+                        gammas=(0.9, 0.99, 0.999), epsilon_anneal_steps=200000, epsilon_end=0.1, eval_interval=500),
     "tmaze": dict(**_SMALL, env="toy/tmaze", episodes_per_trial=1, env_kwargs={"corridor_length": 30},
                   context_length=32, total_updates=3000, max_minutes=2.5, reward_multiplier=100.0,
                   eval_sample=False, gammas=(0.1, 0.9, 0.95, 0.97, 0.99, 0.995, 0.9999),
@@ -223,9 +227,10 @@ PRESETS: dict[str, dict] = {
                       context_length=129, reward_multiplier=1000.0, total_updates=10**6, max_minutes=30.0,
                       eval_interval=1000, eval_trials=64),
     # Return-scale ablation (A.3, H.5): three POPGym Easy games whose rewards are scaled x0.01, x1, x100.
-    "scale_ablation": dict(**_SMALL, env="popgym/RepeatFirstEasy,popgym/RepeatPreviousEasy,popgym/CountRecallEasy",
+    # Games with <= 4 actions: the two-hot critic scores every action, so its cost grows with max A.
+    "scale_ablation": dict(**_SMALL, env="popgym/RepeatFirstEasy,popgym/RepeatPreviousEasy,popgym/HigherLowerEasy",
                            reward_scales=(0.01, 1.0, 100.0), episodes_per_trial=1, context_length=65,
-                           reward_multiplier=100.0, total_updates=10**6, max_minutes=5.0, eval_interval=500,
+                           reward_multiplier=100.0, total_updates=2000, max_minutes=20.0, eval_interval=250,
                            eval_trials=48),
 }
 

@@ -44,7 +44,11 @@ def update_step(agent: Agent, optimizer, scheduler, batch: dict, grad_clip: floa
         return {**stats, "skipped": 1.0, "nonfinite_terms": ",".join(bad) or "loss"}
     optimizer.zero_grad(set_to_none=True)
     out["loss"].backward()
-    stats["grad_norm"] = float(torch.nn.utils.clip_grad_norm_(agent.trainable_parameters(), grad_clip))
+    grad_norm = torch.nn.utils.clip_grad_norm_(agent.trainable_parameters(), grad_clip)
+    stats["grad_norm"] = float(grad_norm)
+    if not torch.isfinite(grad_norm):  # a finite loss can still overflow in backward
+        optimizer.zero_grad(set_to_none=True)
+        return {**stats, "skipped": 1.0, "nonfinite_terms": "grad_norm"}
     optimizer.step()
     scheduler.step()
     agent.update_targets()

@@ -70,6 +70,8 @@ def main(argv=None) -> int:
     except (ValueError, NonFiniteLossError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # train() saved a checkpoint and said how to resume
+        return 130
     final = history.final_eval
     print(f"\nfinished in {(time.time() - start) / 60:.1f} min: {final['update']} updates, {final['env_steps']} env steps")
     print("\nEvaluation after training (held-out maps; success rate by attempt within a trial):")

@@ -4,36 +4,47 @@
     python -m amago_edu.train --preset frozen_lake --run-dir runs/fl --resume
 
 ``train(config, callbacks=()) -> History``. The run folder holds ``config.json``, ``metrics.jsonl``
-and ``metrics.csv`` (one row per log/eval), ``checkpoints/latest.pt`` (written atomically) and
-``replay/`` (one file per finished trial). A run resumes from its last checkpoint with ``resume``;
-Ctrl-C saves a checkpoint first. The loop imports no plotting library: notebooks pass callbacks
-with any of ``on_train_log(row)``, ``on_eval(row)``, ``on_end(rows)``.
+and ``metrics.csv`` (one row per log/eval/skipped update), ``checkpoints/latest.pt`` (written
+atomically) and ``replay/`` (one file per finished trial). A run resumes from its last checkpoint with
+``resume``; Ctrl-C finishes the current update, saves a checkpoint and raises ``KeyboardInterrupt``.
+The loop imports no plotting library: notebooks pass callbacks with any of ``on_train_log(row)``,
+``on_eval(row)``, ``on_end(rows)``.
+
+Crash safety: every file is either appended line by line (metrics.jsonl; a half line from a kill is
+dropped on read and rewritten on resume) or written to a ``.tmp-`` file and renamed (checkpoint,
+replay, metrics.csv), and a start that fails (bad env, foreign checkpoint) changes nothing on disk.
 """
 
 from __future__ import annotations
 
+import collections
+import contextlib
 import csv
 import json
-import math
+import os
 import shutil
+import signal
 import sys
+import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from .agent import Agent
+from .agent import Agent, AgentConfig
 from .config import TrainConfig, config_from_args
 from .envs import make_env
 from .learning import autocast_context, make_optimizer, update_step
 from .replay import TrajectoryStore, batch_to_torch, sample_batch
 from .rollout import Collector, evaluate, make_vector_env
-from .utils import atomic_torch_save, resolve_device, seed_everything
+from .utils import atomic_path, resolve_device, seed_everything
 
 TRAIN_KEYS = ("critic_loss", "actor_loss", "q_mean", "td_target_mean", "advantage_positive", "entropy", "grad_norm", "lr")
+CHECKPOINT_KEYS = ("agent", "optimizer", "scheduler", "state", "torch_rng")
+STATE_KEYS = ("update", "env_steps", "wall_time", "eval_round")
 
 
 class NonFiniteLossError(RuntimeError):
@@ -42,7 +53,7 @@ class NonFiniteLossError(RuntimeError):
 
 @dataclass
 class History:
-    """What a run produced: its folder and every metrics row (train and eval)."""
+    """What a run produced: its folder and every metrics row (train, eval and nonfinite)."""
 
     run_dir: Path
     rows: list[dict] = field(default_factory=list)
@@ -70,9 +81,11 @@ def read_metrics_rows(path: Path) -> list[dict]:
     if path.exists():
         for line in path.read_text().splitlines():
             try:
-                rows.append(json.loads(line))
+                row = json.loads(line)
             except json.JSONDecodeError:
                 continue
+            if isinstance(row, dict) and "kind" in row and "update" in row:
+                rows.append(row)
     return rows
 
 
@@ -89,15 +102,20 @@ class MetricsWriter:
             f.write(json.dumps(row) + "\n")
             f.flush()
 
+    def rewrite(self) -> None:
+        """Replace metrics.jsonl by exactly ``self.rows`` (resume: drops rows newer than the checkpoint)."""
+        with atomic_path(self.jsonl) as tmp:
+            tmp.write_text("".join(json.dumps(r) + "\n" for r in self.rows))
+        self.write_csv()
+
     def write_csv(self) -> None:
         flat = [_flatten(r) for r in self.rows]
         columns = list(dict.fromkeys(k for r in flat for k in r))
-        tmp = self.csv.with_name(".tmp-metrics.csv")
-        with open(tmp, "w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=columns)
-            writer.writeheader()
-            writer.writerows(flat)
-        tmp.replace(self.csv)
+        with atomic_path(self.csv) as tmp:
+            with open(tmp, "w", newline="") as f:
+                writer = csv.DictWriter(f, fieldnames=columns)
+                writer.writeheader()
+                writer.writerows(flat)
 
 
 def _flatten(row: dict, prefix: str = "") -> dict:
@@ -113,35 +131,80 @@ def _flatten(row: dict, prefix: str = "") -> dict:
     return out
 
 
-def prepare_run_dir(config: TrainConfig) -> Path:
-    """Create the run folder; refuse to reuse a non-empty one unless resume or overwrite is set."""
+# -- the run folder ---------------------------------------------------------------------------------
+def _is_run_folder(run_dir: Path) -> bool:
+    """A folder this package made: it holds a config.json written by ``TrainConfig.save``."""
+    try:
+        saved = json.loads((run_dir / "config.json").read_text())
+    except (OSError, ValueError):
+        return False
+    return isinstance(saved, dict) and {"env", "episodes_per_trial", "run_dir"} <= set(saved)
+
+
+def check_run_dir(config: TrainConfig) -> Path:
+    """Raise ValueError if ``config.run_dir`` may not be used as asked; touches nothing on disk."""
     run_dir = Path(config.run_dir)
     if run_dir.exists() and not run_dir.is_dir():
         raise ValueError(f"run_dir {run_dir} exists and is not a folder; pick another --run-dir")
     non_empty = run_dir.exists() and any(run_dir.iterdir())
     if config.resume:
         if not (run_dir / "checkpoints" / "latest.pt").exists():
-            raise ValueError(f"cannot resume: {run_dir}/checkpoints/latest.pt does not exist; start without --resume")
-    elif non_empty:
-        if not config.overwrite:
-            raise ValueError(f"run_dir {run_dir} is not empty; pass --resume to continue it, "
-                             "--overwrite to delete it, or choose another --run-dir")
+            raise ValueError(f"cannot resume: {run_dir}/checkpoints/latest.pt does not exist; "
+                             "start without --resume (or with --overwrite to delete the folder)")
+    elif non_empty and not config.overwrite:
+        raise ValueError(f"run_dir {run_dir} is not empty; pass --resume to continue it, "
+                         "--overwrite to delete it, or choose another --run-dir")
+    elif non_empty and not _is_run_folder(run_dir):
+        # --overwrite deletes the folder: never do that to something that is not a run folder
+        raise ValueError(f"refusing to --overwrite {run_dir}: it is not empty and holds no amago_edu config.json, "
+                         "so it may not be a run folder; delete it yourself or choose another --run-dir")
+    return run_dir
+
+
+def prepare_run_dir(config: TrainConfig) -> Path:
+    """Check the run folder (see ``check_run_dir``), delete it for overwrite, create it, clean stale temp files."""
+    run_dir = check_run_dir(config)
+    if config.overwrite and run_dir.exists():
         shutil.rmtree(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
+    for stale in [*run_dir.glob(".tmp-*"), *run_dir.glob("checkpoints/.tmp-*"), *run_dir.glob("replay/.tmp-*")]:
+        stale.unlink(missing_ok=True)  # a write a kill interrupted; its target is intact
     return run_dir
+
+
+# -- environments and checkpoints -------------------------------------------------------------------
+def env_spec(config: TrainConfig) -> str | list[str]:
+    """``config.env`` as ``make_env`` takes it: "a,b" (comma-separated ids) becomes a mixture ["a", "b"]."""
+    if "," in config.env:
+        return [part.strip() for part in config.env.split(",")]
+    return config.env
 
 
 def build_env_fn(config: TrainConfig, seed_offset: int):
     def env_fn(i: int):
-        return make_env(config.env, episodes_per_trial=config.episodes_per_trial, reward_scales=config.reward_scales,
-                        seed=config.seed * 10_000 + seed_offset + i, **config.env_kwargs)
+        return make_env(env_spec(config), episodes_per_trial=config.episodes_per_trial,
+                        reward_scales=config.reward_scales, seed=config.seed * 10_000 + seed_offset + i,
+                        **config.env_kwargs)
     return env_fn
 
 
+def build_envs(config: TrainConfig):
+    """(training envs, evaluation envs); a wrong env_kwargs becomes a ValueError naming the field."""
+    try:
+        envs = make_vector_env(build_env_fn(config, 0), config.num_envs, config.vector_mode)
+    except TypeError as err:  # the env's constructor rejected a keyword: a user mistake, not a bug
+        raise ValueError(f"env_kwargs {config.env_kwargs} do not fit env {config.env!r}: {err}") from err
+    eval_envs = make_vector_env(build_env_fn(config, 5_000), config.num_envs, config.vector_mode)
+    return envs, eval_envs
+
+
 def save_checkpoint(path: Path, agent, optimizer, scheduler, state: dict) -> None:
-    atomic_torch_save({"agent": agent.state_dict(), "optimizer": optimizer.state_dict(),
-                       "scheduler": scheduler.state_dict(), "state": state,
-                       "torch_rng": torch.get_rng_state()}, path)
+    """``torch.save`` of state dicts to a temporary file renamed over ``path``: a kill leaves the old checkpoint."""
+    data = {"agent": agent.state_dict(), "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+            "state": state, "torch_rng": torch.get_rng_state()}
+    with atomic_path(path) as tmp:
+        torch.save(data, tmp)
+        _test_signal_point("checkpoint")  # written, not yet renamed
 
 
 def load_checkpoint(path: Path, agent, optimizer, scheduler) -> dict:
@@ -150,17 +213,27 @@ def load_checkpoint(path: Path, agent, optimizer, scheduler) -> dict:
         data = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # noqa: BLE001 - torch raises many kinds for a non-checkpoint file
         raise ValueError(f"{path} is not a readable amago_edu checkpoint ({type(err).__name__}: {err})") from err
-    if not isinstance(data, dict) or not {"agent", "optimizer", "state"} <= set(data):
-        raise ValueError(f"{path} is not an amago_edu checkpoint (missing agent/optimizer/state)")
+    missing = [k for k in CHECKPOINT_KEYS if not isinstance(data, dict) or k not in data]
+    if missing or not isinstance(data["state"], dict) or not set(STATE_KEYS) <= set(data["state"]):
+        raise ValueError(f"{path} is not an amago_edu checkpoint (missing {missing or 'training state'}); "
+                         "start a new run with --overwrite or another --run-dir")
     try:
         agent.load_state_dict(data["agent"])
     except RuntimeError as err:
+        saved = data["state"].get("agent_config", {})
+        differ = [f"{k}: checkpoint {saved[k]!r}, config {getattr(agent.config, k)!r}" for k in sorted(saved)
+                  if hasattr(agent.config, k) and saved[k] != _jsonable(getattr(agent.config, k))]
         raise ValueError(f"{path} was saved by an agent of a different architecture than this config "
-                         f"(d_model, layers, env spaces, critic ...): {str(err).splitlines()[0]}") from err
+                         f"({'; '.join(differ) or 'env spaces differ'}); resume with the run's own settings "
+                         "(its config.json) or start a new run") from err
     optimizer.load_state_dict(data["optimizer"])
     scheduler.load_state_dict(data["scheduler"])
     torch.set_rng_state(data["torch_rng"])
-    return data["state"]
+    return {k: data["state"][k] for k in STATE_KEYS}
+
+
+def _jsonable(value):
+    return list(value) if isinstance(value, tuple) else value
 
 
 def epsilon_at(config: TrainConfig, env_steps: int) -> float:
@@ -169,34 +242,93 @@ def epsilon_at(config: TrainConfig, env_steps: int) -> float:
     return config.epsilon_start + frac * (config.epsilon_end - config.epsilon_start)
 
 
+# -- Ctrl-C and crash-test hooks ----------------------------------------------------------------------
+@contextlib.contextmanager
+def stop_on_ctrl_c():
+    """Yield a flag dict; the first Ctrl-C (SIGINT) sets ``flag["stop"]`` instead of raising, so the
+    loop stops between updates and the checkpoint it saves is never half an optimizer step. A second
+    Ctrl-C raises KeyboardInterrupt at once. Outside the main thread signals cannot be caught: no-op."""
+    flag = {"stop": False}
+    if threading.current_thread() is not threading.main_thread():
+        yield flag
+        return
+
+    def handler(signum, frame):
+        if flag["stop"]:
+            raise KeyboardInterrupt
+        flag["stop"] = True
+        tqdm.write("Ctrl-C: stopping after this update and saving a checkpoint (Ctrl-C again to abort now)",
+                   file=sys.stderr)
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield flag
+    finally:
+        signal.signal(signal.SIGINT, previous if previous is not None else signal.default_int_handler)
+
+
+_test_visits: collections.Counter = collections.Counter()
+
+
+def _test_signal_point(point: str) -> None:
+    """For tests/test_crash_resume.py only: ``AMAGO_EDU_TEST_SIGNAL_AT="point:n:KILL"`` (or ``:INT``) makes
+    the n-th visit to ``point`` ("collect", "update", "checkpoint") send that signal to this process, so a
+    kill lands at an exact place instead of a random time. Unset (always, outside tests): does nothing."""
+    spec = os.environ.get("AMAGO_EDU_TEST_SIGNAL_AT")
+    if not spec or not spec.startswith(point + ":"):
+        return
+    _, count, name = spec.split(":")
+    _test_visits[point] += 1
+    if _test_visits[point] == int(count):
+        os.kill(os.getpid(), getattr(signal, "SIG" + name))
+
+
+# -- the loop -------------------------------------------------------------------------------------------
 def train(config: TrainConfig, callbacks=()) -> History:
-    """Train an agent as ``config`` says; return its History (also on disk in ``config.run_dir``)."""
+    """Train an agent as ``config`` says; return its History (also on disk in ``config.run_dir``).
+
+    Everything that can fail on a user mistake (config, run folder, device, env, checkpoint) runs
+    before the run folder is touched, so a failed start leaves an existing folder byte-identical.
+    """
     config.validate()
-    run_dir = prepare_run_dir(config)
-    config.save(run_dir / "config.json")
+    check_run_dir(config)
+    device = resolve_device(config.device)
     rng = seed_everything(config.seed)
     if config.num_threads:
         torch.set_num_threads(config.num_threads)
-    device = resolve_device(config.device)
     autocast = lambda: autocast_context(device, config.mixed_precision)  # noqa: E731
 
-    envs = make_vector_env(build_env_fn(config, 0), config.num_envs, config.vector_mode)
-    eval_envs = make_vector_env(build_env_fn(config, 5_000), config.num_envs, config.vector_mode)
-    agent = Agent(envs.single_observation_space, envs.single_action_space, config).to(device)
-    optimizer, scheduler = make_optimizer(agent, config.lr, config.weight_decay, config.warmup_updates)
-    store = TrajectoryStore(run_dir / "replay", config.buffer_capacity)
-    checkpoint = run_dir / "checkpoints" / "latest.pt"
-    history = History(run_dir, read_metrics_rows(run_dir / "metrics.jsonl") if config.resume else [])
+    envs, eval_envs = build_envs(config)
+    checkpoint = Path(config.run_dir) / "checkpoints" / "latest.pt"
     state = {"update": 0, "env_steps": 0, "wall_time": 0.0, "eval_round": 0}
+    try:
+        agent = Agent(envs.single_observation_space, envs.single_action_space, config).to(device)
+        optimizer, scheduler = make_optimizer(agent, config.lr, config.weight_decay, config.warmup_updates)
+        if config.resume:
+            state = load_checkpoint(checkpoint, agent, optimizer, scheduler)
+            rng = np.random.default_rng([config.seed, state["update"]])
+    except Exception:
+        envs.close()
+        eval_envs.close()
+        raise
+
+    run_dir = prepare_run_dir(config)  # from here on the folder is ours to write
+    config.save(run_dir / "config.json")
+    rows = read_metrics_rows(run_dir / "metrics.jsonl") if config.resume else []
+    # rows logged after the checkpoint are replayed by the resumed run, so drop them
+    metrics = MetricsWriter(run_dir, [r for r in rows if r["update"] <= state["update"]])
     if config.resume:
-        state = load_checkpoint(checkpoint, agent, optimizer, scheduler)
-        rng = np.random.default_rng([config.seed, state["update"]])
-        # rows logged after the checkpoint are replayed by the resumed run, so drop them
-        history.rows = [r for r in history.rows if r["update"] <= state["update"]]
-        (run_dir / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in history.rows))
-    metrics = MetricsWriter(run_dir, history.rows)
-    collector = Collector(envs, agent, seed=int(rng.integers(2**31)), on_trajectory=store.add)
+        metrics.rewrite()
+    history = History(run_dir, metrics.rows)
+    store = TrajectoryStore(run_dir / "replay", config.buffer_capacity)
+
+    def on_trajectory(traj: dict) -> None:
+        store.add(traj)
+        _test_signal_point("collect")
+
+    collector = Collector(envs, agent, seed=int(rng.integers(2**31)), on_trajectory=on_trajectory)
     collector.env_steps = state["env_steps"]
+    agent_config = {f.name: _jsonable(getattr(config, f.name)) for f in fields(AgentConfig)}
 
     def emit(hook: str, row) -> None:
         for callback in callbacks:
@@ -204,83 +336,92 @@ def train(config: TrainConfig, callbacks=()) -> History:
             if fn is not None:
                 fn(row)
 
+    def elapsed() -> float:  # wall time of the whole run, across resumes
+        return state["wall_time"] + time.time() - start
+
+    def log(kind: str, **values) -> dict:  # values may override "update"
+        row = {"kind": kind, "update": state["update"], "env_steps": collector.env_steps,
+               "wall_time": round(elapsed(), 3), **values}
+        metrics.write(row)
+        metrics.write_csv()  # kept in step with metrics.jsonl, so a kill never leaves them apart
+        return row
+
     def run_eval() -> dict:
         result = evaluate(eval_envs, agent, config.eval_trials, seed=config.seed * 10_000 + 5_000 + state["eval_round"],
                           sample=config.eval_sample)
         state["eval_round"] += 1
-        row = {"kind": "eval", "update": state["update"], "env_steps": collector.env_steps,
-               "wall_time": round(elapsed(), 3), **result}
-        metrics.write(row)
-        metrics.write_csv()
+        row = log("eval", **result)
         emit("on_eval", row)
         return row
 
-    def elapsed() -> float:  # wall time of the whole run, across resumes
-        return state["wall_time"] + time.time() - start
-
     def checkpoint_now() -> None:
-        save_checkpoint(checkpoint, agent, optimizer, scheduler,
-                        {**state, "env_steps": collector.env_steps, "wall_time": elapsed()})
+        save_checkpoint(checkpoint, agent, optimizer, scheduler, {**state, "env_steps": collector.env_steps,
+                                                                  "wall_time": elapsed(), "agent_config": agent_config})
 
     start = time.time()
-    pending, bad_in_a_row = [], 0
+    pending, skipped, bad_in_a_row = [], 0, 0
     bar = tqdm(total=config.total_updates, initial=state["update"], desc="updates", unit="upd",
                disable=None, dynamic_ncols=True)
     try:
-        while state["update"] < config.total_updates:
-            if config.max_minutes and elapsed() > 60 * config.max_minutes:
-                break
-            # 1. collect with the current policy; finished trials go to disk
-            collector.collect(config.collect_steps, epsilon_at(config, collector.env_steps))
-            if len(store) < config.learning_starts:
-                continue
-            # 2. update on windows sampled from replay
-            agent.train()
-            for _ in range(config.updates_per_collect):
-                batch = batch_to_torch(sample_batch(store, config.batch_size, config.window, rng), device)
-                stats = update_step(agent, optimizer, scheduler, batch, config.grad_clip, autocast)
-                bad_in_a_row = bad_in_a_row + 1 if stats["skipped"] else 0
-                if stats["skipped"]:
-                    tqdm.write(f"update {state['update']}: non-finite {stats['nonfinite_terms']}; update skipped")
-                    if bad_in_a_row >= config.max_nonfinite_updates:
-                        raise NonFiniteLossError(
-                            f"{bad_in_a_row} non-finite losses in a row (last: {stats['nonfinite_terms']}); "
-                            "lower lr, check reward scales / value_low..value_high, or raise max_nonfinite_updates")
-                    continue
-                pending.append(stats)
-                state["update"] += 1
-                bar.update(1)
-                # 3. log, evaluate, checkpoint
-                if state["update"] % config.log_interval == 0:
-                    row = {"kind": "train", "update": state["update"], "env_steps": collector.env_steps,
-                           "wall_time": round(elapsed(), 3),
-                           **{k: float(np.mean([s[k] for s in pending])) for k in TRAIN_KEYS}}
-                    pending = []
-                    metrics.write(row)
-                    emit("on_train_log", row)
-                    bar.set_postfix(critic=f"{row['critic_loss']:.3f}", actor=f"{row['actor_loss']:.3f}")
-                if state["update"] % config.eval_interval == 0:
-                    row = run_eval()
-                    agent.train()
-                    bar.set_postfix(ret=f"{row['return']:.3f}")
-                if state["update"] % config.checkpoint_interval == 0:
-                    checkpoint_now()
-                if state["update"] >= config.total_updates:
+        with stop_on_ctrl_c() as ctrl_c:
+            while state["update"] < config.total_updates and not ctrl_c["stop"]:
+                if config.max_minutes and elapsed() > 60 * config.max_minutes:
                     break
-    except KeyboardInterrupt:
-        tqdm.write("interrupted: saving a checkpoint; continue later with --resume")
+                # 1. collect with the current policy; finished trials go to disk
+                collector.collect(config.collect_steps, epsilon_at(config, collector.env_steps))
+                if len(store) < config.learning_starts:
+                    continue
+                # 2. update on windows sampled from replay
+                agent.train()
+                for _ in range(config.updates_per_collect):
+                    if state["update"] >= config.total_updates or ctrl_c["stop"]:
+                        break
+                    batch = sample_batch(store, config.batch_size, config.window, rng, trim=True)
+                    batch = batch_to_torch(batch, device)
+                    stats = update_step(agent, optimizer, scheduler, batch, config.grad_clip, autocast)
+                    _test_signal_point("update")
+                    if stats["skipped"]:  # numerical guard: no step was taken; log the cause, stop if it persists
+                        bad_in_a_row, skipped = bad_in_a_row + 1, skipped + 1
+                        # "update" is the number this update would have had, so resume drops it with the rest
+                        log("nonfinite", update=state["update"] + 1, terms=stats["nonfinite_terms"],
+                            in_a_row=bad_in_a_row)
+                        tqdm.write(f"update {state['update'] + 1}: non-finite {stats['nonfinite_terms']}; "
+                                   "update skipped", file=sys.stderr)
+                        if bad_in_a_row >= config.max_nonfinite_updates:
+                            raise NonFiniteLossError(
+                                f"{bad_in_a_row} non-finite losses in a row (last: {stats['nonfinite_terms']}); "
+                                "lower lr, check reward scales / value_low..value_high, or raise max_nonfinite_updates")
+                        continue
+                    bad_in_a_row = 0
+                    pending.append(stats)
+                    state["update"] += 1
+                    bar.update(1)
+                    # 3. log, evaluate, checkpoint
+                    if state["update"] % config.log_interval == 0:
+                        row = log("train", **{k: float(np.mean([s[k] for s in pending])) for k in TRAIN_KEYS},
+                                  skipped=skipped)
+                        pending, skipped = [], 0
+                        emit("on_train_log", row)
+                        bar.set_postfix(critic=f"{row['critic_loss']:.3f}", actor=f"{row['actor_loss']:.3f}")
+                    if state["update"] % config.eval_interval == 0:
+                        row = run_eval()
+                        agent.train()
+                        bar.set_postfix(ret=f"{row['return']:.3f}")
+                    if state["update"] % config.checkpoint_interval == 0:
+                        checkpoint_now()
+        bar.close()
+        if ctrl_c["stop"]:
+            checkpoint_now()
+            tqdm.write(f"interrupted at update {state['update']}: checkpoint saved to {checkpoint}; "
+                       "continue with --resume", file=sys.stderr)
+            raise KeyboardInterrupt
+        if not history.evals or history.evals[-1]["update"] != state["update"]:
+            run_eval()
         checkpoint_now()
+    finally:
         bar.close()
         envs.close()
         eval_envs.close()
-        raise
-    bar.close()
-    if not history.evals or history.evals[-1]["update"] != state["update"]:
-        run_eval()
-    checkpoint_now()
-    metrics.write_csv()
-    envs.close()
-    eval_envs.close()
     emit("on_end", history.rows)
     return history
 

@@ -10,8 +10,9 @@ NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 # Live widgets need a browser front-end; tests (and the kernels papermill starts) are headless.
 os.environ["AMAGO_EDU_HEADLESS"] = "1"
 
-# Two cores: keep torch from oversubscribing them in tests (and make CPU runs repeatable).
-torch.set_num_threads(min(2, os.cpu_count() or 1))
+# One thread: the tiny models in tests gain nothing from more, and two OpenMP threads spin-waiting
+# next to a notebook kernel or a training subprocess on two cores slow everything down ~10x.
+torch.set_num_threads(1)
 
 
 @pytest.fixture

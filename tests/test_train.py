@@ -1,0 +1,193 @@
+"""The training system end to end on the FAST preset: files, determinism, resume, bf16, numerical guard."""
+
+import json
+import math
+
+import pytest
+import torch
+
+from amago_edu.agent import Agent
+from amago_edu.config import TrainConfig
+from amago_edu.replay import TrajectoryStore
+from amago_edu.train import History, NonFiniteLossError, read_metrics_rows, train
+
+# 20 updates, a row every 5, evaluations at 10 and 20, checkpoints at 10 and 20: a couple of seconds
+SMALL = dict(total_updates=20, log_interval=5, eval_interval=10, checkpoint_interval=10, eval_trials=4)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_torch_thread():
+    """conftest asks torch for 2 threads; on 2 shared, busy cores that oversubscribes them and an
+    in-process run gets ~10x slower, so these tests use 1 (restored afterwards)."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
+def small_config(run_dir, **overrides) -> TrainConfig:
+    return TrainConfig.preset("fast", run_dir=str(run_dir), **{**SMALL, **overrides})
+
+
+def without_wall_time(rows):
+    return [{k: v for k, v in row.items() if k != "wall_time"} for row in rows]
+
+
+@pytest.fixture(scope="module")
+def fast_run(tmp_path_factory):
+    run_dir = tmp_path_factory.mktemp("fast") / "run"
+    config = small_config(run_dir)
+    return config, train(config)
+
+
+def test_fast_run_writes_every_file(fast_run):
+    config, history = fast_run
+    run_dir = history.run_dir
+    assert TrainConfig.load(run_dir / "config.json") == config
+    rows = read_metrics_rows(run_dir / "metrics.jsonl")
+    assert rows == history.rows
+    assert [r["update"] for r in history.train] == [5, 10, 15, 20]
+    assert [r["update"] for r in history.evals] == [10, 20]
+    for row in history.train:
+        assert math.isfinite(row["critic_loss"]) and math.isfinite(row["actor_loss"]) and row["skipped"] == 0
+    assert all(r["trials"] >= config.eval_trials for r in history.evals)
+    csv_lines = (run_dir / "metrics.csv").read_text().splitlines()
+    assert len(csv_lines) == 1 + len(rows) and "critic_loss" in csv_lines[0].split(",")
+    checkpoint = torch.load(run_dir / "checkpoints" / "latest.pt", weights_only=True)
+    assert checkpoint["state"]["update"] == 20
+    assert checkpoint["state"]["env_steps"] == history.evals[-1]["env_steps"] > 0
+    replay = sorted((run_dir / "replay").glob("*.npz"))
+    assert len(replay) >= config.learning_starts
+    for path in replay:
+        assert TrajectoryStore.load(path)["rewards"].ndim == 1
+    assert History.load(run_dir).final_eval == history.final_eval
+
+
+def test_same_seed_same_metrics_other_seed_differs(fast_run, tmp_path):
+    _, first = fast_run
+    again = train(small_config(tmp_path / "again"))
+    assert without_wall_time(again.rows) == without_wall_time(first.rows)
+    other = train(small_config(tmp_path / "other", seed=1, total_updates=5, eval_interval=5))
+    assert other.train[0]["critic_loss"] != first.train[0]["critic_loss"]
+
+
+class StopAt:
+    """A callback that interrupts the run (as an exception would) when a given update is logged."""
+
+    def __init__(self, update: int):
+        self.update = update
+
+    def on_train_log(self, row):
+        if row["update"] == self.update:
+            raise KeyboardInterrupt
+
+
+def test_resume_continues_from_checkpoint(tmp_path):
+    run_dir = tmp_path / "run"
+    with pytest.raises(KeyboardInterrupt):
+        train(small_config(run_dir), callbacks=[StopAt(15)])  # last checkpoint: update 10
+    checkpoint = torch.load(run_dir / "checkpoints" / "latest.pt", weights_only=True)["state"]
+    assert checkpoint["update"] == 10
+    first_part = {p.name for p in (run_dir / "replay").glob("*.npz")}
+    assert [r["update"] for r in read_metrics_rows(run_dir / "metrics.jsonl") if r["kind"] == "train"] == [5, 10, 15]
+
+    history = train(small_config(run_dir, resume=True, total_updates=30))
+    # update 15 is logged once (the stale row from the first part was dropped), nothing restarts at 5
+    assert [r["update"] for r in history.train] == [5, 10, 15, 20, 25, 30]
+    assert [r["update"] for r in history.evals] == [10, 20, 30]
+    resumed = history.train[2]
+    assert resumed["env_steps"] > checkpoint["env_steps"]
+    assert first_part <= {p.name for p in (run_dir / "replay").glob("*.npz")}
+    assert torch.load(run_dir / "checkpoints" / "latest.pt", weights_only=True)["state"]["update"] == 30
+    assert read_metrics_rows(run_dir / "metrics.jsonl") == history.rows
+
+
+def test_resume_after_finished_run_extends_it(fast_run, tmp_path):
+    import shutil
+
+    run_dir = tmp_path / "run"
+    shutil.copytree(fast_run[1].run_dir, run_dir)
+    history = train(small_config(run_dir, resume=True, total_updates=30))
+    assert [r["update"] for r in history.train] == [5, 10, 15, 20, 25, 30]
+    assert without_wall_time(history.rows[:6]) == without_wall_time(fast_run[1].rows)  # the first 20 updates kept
+
+
+def test_bf16_autocast_on_cpu_gives_finite_losses(tmp_path, monkeypatch):
+    autocast_seen = []
+    original = Agent.loss
+
+    def loss(self, batch):
+        autocast_seen.append(torch.is_autocast_enabled("cpu"))
+        return original(self, batch)
+
+    monkeypatch.setattr(Agent, "loss", loss)
+    history = train(small_config(tmp_path / "bf16", mixed_precision="bf16", total_updates=4, log_interval=2,
+                                 eval_interval=4, checkpoint_interval=4))
+    assert autocast_seen == [True] * 4  # the bf16 path really ran, once per update
+    assert len(history.train) == 2
+    for row in history.train:
+        assert math.isfinite(row["critic_loss"]) and math.isfinite(row["actor_loss"])
+
+
+def nan_critic_on(calls: set):
+    """Agent.loss that returns a NaN critic loss on the given (1-based) calls."""
+    original, count = Agent.loss, [0]
+
+    def loss(self, batch):
+        out = original(self, batch)
+        count[0] += 1
+        if count[0] in calls:
+            nan = torch.tensor(float("nan"))
+            out = {**out, "critic_loss": nan, "loss": out["loss"] + nan}
+        return out
+
+    return loss
+
+
+def test_nonfinite_loss_is_skipped_and_logged(tmp_path, monkeypatch):
+    monkeypatch.setattr(Agent, "loss", nan_critic_on({3, 4}))
+    history = train(small_config(tmp_path / "run", total_updates=10))
+    skips = [r for r in history.rows if r["kind"] == "nonfinite"]
+    # calls 1, 2 are updates 1, 2; calls 3, 4 were both attempts at update 3
+    assert [(r["update"], r["terms"], r["in_a_row"]) for r in skips] == [(3, "critic_loss", 1), (3, "critic_loss", 2)]
+    assert [(r["update"], r["skipped"]) for r in history.train] == [(5, 2), (10, 0)]
+    assert history.train[-1]["update"] == 10  # skipped updates are not counted
+    assert read_metrics_rows(tmp_path / "run" / "metrics.jsonl") == history.rows
+
+
+def test_nonfinite_losses_in_a_row_stop_the_run(tmp_path, monkeypatch):
+    monkeypatch.setattr(Agent, "loss", nan_critic_on(set(range(3, 100))))
+    with pytest.raises(NonFiniteLossError, match="3 non-finite losses in a row .last: critic_loss"):
+        train(small_config(tmp_path / "run", max_nonfinite_updates=3))
+    rows = read_metrics_rows(tmp_path / "run" / "metrics.jsonl")
+    assert [(r["kind"], r["update"], r.get("in_a_row")) for r in rows] == [
+        ("nonfinite", 3, 1), ("nonfinite", 3, 2), ("nonfinite", 3, 3)]
+
+
+@pytest.mark.parametrize("overrides, message", [
+    (dict(env="toy/no_such_task"), "unknown env id 'toy/no_such_task'"),
+    (dict(env="popgym/NoSuchGame"), "unknown env id 'popgym/NoSuchGame'"),
+    (dict(env="toy/meta_frozen_lake,"), "env must name an environment"),
+    (dict(env_kwargs={"sise": 3}), "env_kwargs {'sise': 3} do not fit env 'toy/meta_frozen_lake'"),
+    (dict(reward_scales=(1.0, 2.0)), "reward_scales must be a list of 1 positive numbers"),
+    (dict(lr=float("nan")), "lr must be finite"),
+    (dict(total_updates=0), "total_updates must be >= 1"),
+    (dict(batch_size=8.0), "batch_size must be an integer"),
+    (dict(mixed_precision="fp16"), "mixed_precision must be 'auto', 'bf16' or 'no'"),
+    (dict(n_heads=3), "n_heads must divide d_model"),
+    (dict(buffer_capacity=2), r"buffer_capacity \(2\) must be >= learning_starts \(4\)"),
+    (dict(device="cuda:0" if not torch.cuda.is_available() else "tpu"), "device"),
+])
+def test_bad_config_or_env_raises_before_writing(tmp_path, overrides, message):
+    run_dir = tmp_path / "run"
+    with pytest.raises(ValueError, match=message):
+        train(small_config(run_dir, **overrides))
+    assert not run_dir.exists()
+
+
+def test_mixture_from_comma_separated_ids(tmp_path):
+    config = small_config(tmp_path / "mix", env="toy/meta_frozen_lake, toy/meta_frozen_lake", total_updates=5,
+                          eval_interval=5, reward_scales=(1.0, 10.0))
+    history = train(config)
+    assert history.final_eval["update"] == 5
+    assert json.loads((tmp_path / "mix" / "config.json").read_text())["reward_scales"] == [1.0, 10.0]
