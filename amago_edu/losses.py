@@ -92,7 +92,8 @@ def mse_critic_loss(values: torch.Tensor, targets: torch.Tensor, mask: torch.Ten
     """
     _check_broadcast("targets", targets, values.shape)
     valid = _broadcast_mask(mask, targets, "targets")
-    targets = torch.where(valid, targets.detach(), torch.zeros((), dtype=targets.dtype, device=targets.device))
+    zero = torch.zeros((), dtype=targets.dtype, device=targets.device)
+    targets = torch.where(valid, targets.detach(), zero)
     return masked_mean((values - targets).pow(2), mask)
 
 

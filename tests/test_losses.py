@@ -90,7 +90,8 @@ def test_two_hot_gradient_is_bounded_whatever_the_return_scale():
     twohot = TwoHot()
     for scale in (1e-2, 1.0, 1e2, 1e4):
         logits = torch.zeros(1, 4, 128, requires_grad=True)
-        two_hot_critic_loss(logits, torch.tensor([[1.0, -2.0, 3.0, 5.0]]) * scale, twohot, all_valid(1, 4)).backward()
+        targets = torch.tensor([[1.0, -2.0, 3.0, 5.0]]) * scale
+        two_hot_critic_loss(logits, targets, twohot, all_valid(1, 4)).backward()
         # each per-step gradient (times the 4 steps averaged over) lies in [-1, 1]
         assert (logits.grad.abs() * 4 <= 1.0).all()
 
@@ -148,7 +149,8 @@ def test_filtered_bc_loss_hand_computed():
     advantages = torch.tensor([[1.0, -1.0, 0.0, 2.0]])
     # weights [1, 0, 0, 1] -> (1 + 4) / 4 ; with threshold -1e-4 -> [1, 0, 1, 1] -> (1 + 3 + 4) / 4
     assert filtered_bc_actor_loss(log_probs, advantages, all_valid(1, 4)).item() == pytest.approx(1.25)
-    assert filtered_bc_actor_loss(log_probs, advantages, all_valid(1, 4), threshold=-1e-4).item() == pytest.approx(2.0)
+    loss = filtered_bc_actor_loss(log_probs, advantages, all_valid(1, 4), threshold=-1e-4)
+    assert loss.item() == pytest.approx(2.0)
 
 
 def test_filtered_bc_is_identical_under_positive_advantage_scaling():
@@ -188,7 +190,8 @@ def test_max_q_gradients_scale_linearly():
         return loss, logits.grad
 
     base_loss, base_grad = grad(1.0)
-    assert base_loss.item() == pytest.approx(-(torch.softmax(policy_logits, -1) * q_values).sum(-1).mean().item())
+    expected = -(torch.softmax(policy_logits, -1) * q_values).sum(-1).mean()
+    assert base_loss.item() == pytest.approx(expected.item())
     for scale in (1e-2, 1e3):
         loss, g = grad(scale)
         torch.testing.assert_close(loss, base_loss * scale)

@@ -121,6 +121,8 @@ def test_bf16_inputs_are_computed_in_float32():
     decoded = twohot.decode(logits.bfloat16())
     assert decoded.dtype == torch.float32
     torch.testing.assert_close(decoded, twohot.decode(logits.bfloat16().float()))
+    probs_bf16 = torch.softmax(logits, -1).bfloat16()
+    torch.testing.assert_close(twohot.decode_probs(probs_bf16), twohot.decode_probs(probs_bf16.float()))
     probs = twohot.encode(torch.tensor([10.0]).bfloat16())
     assert probs.dtype == torch.float32 and probs[0, 77].item() == pytest.approx(0.725676, abs=2e-6)
 
