@@ -211,12 +211,11 @@ PRESETS: dict[str, dict] = {
                         context_length=81, num_envs=16, total_updates=20000, max_minutes=10.0,
                         gammas=(0.9, 0.99, 0.999), epsilon_anneal_steps=200000, epsilon_end=0.1, eval_interval=500),
     "tmaze": dict(**_SMALL, env="toy/tmaze", episodes_per_trial=1, env_kwargs={"corridor_length": 30},
-                  context_length=32, total_updates=3000, max_minutes=2.5, reward_multiplier=100.0,
-                  eval_sample=False, gammas=(0.1, 0.9, 0.95, 0.97, 0.99, 0.995, 0.9999),
-                  # random steps in the corridor never reach the junction (0.25^30): explore little
+                  context_length=32, total_updates=10000, max_minutes=2.5, reward_multiplier=100.0,
+                  eval_sample=False, gammas=(0.9, 0.99, 0.9999),
                   epsilon_start=0.1, epsilon_end=0.01, epsilon_anneal_steps=10000),
     "popgym": dict(**_SMALL, env="popgym/RepeatPreviousEasy", episodes_per_trial=1, context_length=65,
-                   total_updates=3000, max_minutes=2.5, reward_multiplier=100.0),
+                   total_updates=10000, max_minutes=2.5, reward_multiplier=100.0, gammas=(0.9, 0.99, 0.999)),
     # 8 POPGym Easy games, one-shot with a warm-up attempt (F.3). Most trials are 102 steps (the
     # cart-pole and bandit ones 400): a 129-step context holds most trials whole on a CPU; use 401 on a GPU.
     "popgym_mt": dict(**_SMALL, env="popgym-mt", episodes_per_trial=2, context_length=129, reward_multiplier=100.0,

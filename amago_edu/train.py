@@ -37,6 +37,7 @@ from tqdm.auto import tqdm
 from .agent import Agent, AgentConfig
 from .config import TrainConfig, config_from_args
 from .envs import make_env
+from .envs.babyai import EVAL_SEEDS
 from .learning import autocast_context, make_optimizer, update_step
 from .replay import TrajectoryStore, batch_to_torch, sample_batch
 from .rollout import Collector, evaluate, make_vector_env
@@ -180,11 +181,15 @@ def env_spec(config: TrainConfig) -> str | list[str]:
     return config.env
 
 
-def build_env_fn(config: TrainConfig, seed_offset: int):
+def build_env_fn(config: TrainConfig, seed_offset: int, evaluation: bool = False):
+    """Environment i of a vector env. Evaluation envs play held-out BabyAI layouts (EVAL_SEEDS)."""
+    kwargs = dict(config.env_kwargs)
+    if evaluation and "seeds" not in kwargs:
+        kwargs["seeds"] = EVAL_SEEDS
+
     def env_fn(i: int):
         return make_env(env_spec(config), episodes_per_trial=config.episodes_per_trial,
-                        reward_scales=config.reward_scales, seed=config.seed * 10_000 + seed_offset + i,
-                        **config.env_kwargs)
+                        reward_scales=config.reward_scales, seed=config.seed * 10_000 + seed_offset + i, **kwargs)
     return env_fn
 
 
@@ -194,7 +199,7 @@ def build_envs(config: TrainConfig):
         envs = make_vector_env(build_env_fn(config, 0), config.num_envs, config.vector_mode)
     except TypeError as err:  # the env's constructor rejected a keyword: a user mistake, not a bug
         raise ValueError(f"env_kwargs {config.env_kwargs} do not fit env {config.env!r}: {err}") from err
-    eval_envs = make_vector_env(build_env_fn(config, 5_000), config.num_envs, config.vector_mode)
+    eval_envs = make_vector_env(build_env_fn(config, 5_000, evaluation=True), config.num_envs, config.vector_mode)
     return envs, eval_envs
 
 

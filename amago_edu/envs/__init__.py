@@ -75,8 +75,8 @@ def _unknown_id(env_id: str) -> ValueError:
     )
 
 
-def _make_inner(env_id: str, kwargs: dict) -> gym.Env:
-    """The inner (episodic, not trial-wrapped) env for one id."""
+def _make_inner(env_id: str, kwargs: dict, seeds: tuple[int, int] | None = None) -> gym.Env:
+    """The inner (episodic, not trial-wrapped) env for one id; ``seeds`` reaches BabyAI levels only."""
     if not isinstance(env_id, str):
         raise TypeError(f"env ids must be strings like 'toy/tmaze', got {env_id!r}")
     family, _, name = env_id.partition("/")
@@ -92,7 +92,7 @@ def _make_inner(env_id: str, kwargs: dict) -> gym.Env:
     if family == "babyai" and name:
         from .babyai import make_babyai_env  # imported lazily: minigrid is only needed for BabyAI
 
-        return make_babyai_env(name, **kwargs)
+        return make_babyai_env(name, **kwargs) if seeds is None else make_babyai_env(name, seeds=seeds, **kwargs)
     if env_id in NAMED_SETS:
         raise ValueError(f"named set {env_id!r} cannot be part of a list; pass it alone or list its ids")
     raise _unknown_id(env_id)
@@ -120,6 +120,8 @@ def make_env(
     warmup_episodes: int | None = None,
     reward_scales: float | Sequence[float] | None = None,
     seed: int | None = None,
+    seeds: tuple[int, int] | None = None,
+    task: str | None = None,
     **kwargs,
 ) -> gym.Env:
     """Build a trial env (one id) or a multi-task mixture (a list of ids or a named set).
@@ -132,6 +134,11 @@ def make_env(
             ``prev_reward``; ``None`` -> 0, or the named set's own (``popgym-mt``: 1).
         reward_scales: one multiplier per task (a number for a single id).
         seed: seeds the first ``reset()`` and the action space; same seed -> same trajectory.
+        seeds: ``(low, high)`` range of *level* seeds for tasks that have levels (BabyAI:
+            ``babyai.TRAIN_SEEDS`` by default, ``babyai.EVAL_SEEDS`` for held-out layouts). Other
+            tasks have no level seeds and ignore it: their games are drawn from ``seed`` alone.
+        task: play only this task of a mixture (per-task evaluation); the spaces stay the
+            mixture's, so an agent trained on the mixture can act in it.
         **kwargs: passed to every task's constructor (e.g. ``size=5`` for frozen lake).
     """
     if isinstance(spec, str) and spec in NAMED_SETS:
@@ -149,7 +156,7 @@ def make_env(
 
     trials = [
         TrialWrapper(
-            _make_inner(env_id, kwargs),
+            _make_inner(env_id, kwargs, seeds),
             episodes_per_trial=k,
             warmup_episodes=warmup,
             reward_scale=scale,
@@ -160,5 +167,7 @@ def make_env(
         for task_id, (env_id, scale) in enumerate(zip(ids, scales))
     ]
     if single:
+        if task is not None and task != ids[0]:
+            raise ValueError(f"task={task!r} is not part of {spec!r}; for a single env leave task=None")
         return trials[0]
-    return MultiTaskEnv(trials, seed=seed)
+    return MultiTaskEnv(trials, seed=seed, task=task)

@@ -30,18 +30,21 @@ class MultiTaskEnv(gym.Env):
     Args:
         envs: one trial env per task, all with the same ``episodes_per_trial`` and Discrete actions.
         seed: used by the first ``reset()`` that is not given a seed.
+        task: name or index of the only task to play (per-task evaluation in a vector env, whose
+            automatic resets pass no options); ``None`` samples a task per trial.
 
-    ``reset(options={"task": name_or_id})`` plays a chosen task (per-task evaluation).
+    ``reset(options={"task": name_or_id})`` plays a chosen task for one trial.
     Attributes: ``task_names``, ``episodes_per_trial``, ``max_trial_length`` (max over tasks).
     """
 
     metadata = {"render_modes": []}
 
-    def __init__(self, envs: Sequence[TrialWrapper], seed: int | None = None):
+    def __init__(self, envs: Sequence[TrialWrapper], seed: int | None = None, task: str | int | None = None):
         if len(envs) == 0:
             raise ValueError("envs must hold at least one task")
         self.envs = list(envs)
         self.task_names = [env.task_name for env in self.envs]
+        self.fixed_task = None if task is None else self._task_index(task, "task")
         ks = {env.episodes_per_trial for env in self.envs}
         if len(ks) != 1:
             raise ValueError(f"every task needs the same episodes_per_trial, got {dict(zip(self.task_names, ks))}")
@@ -114,18 +117,21 @@ class MultiTaskEnv(gym.Env):
             obs["observation"] = padded
         return obs
 
+    def _task_index(self, chosen: str | int, where: str) -> int:
+        if isinstance(chosen, str):
+            if chosen not in self.task_names:
+                raise ValueError(f"{where} must be one of {self.task_names} or an index, got {chosen!r}")
+            return self.task_names.index(chosen)
+        if not 0 <= int(chosen) < len(self.envs):
+            raise ValueError(f"{where} index must be in [0, {len(self.envs) - 1}], got {chosen!r}")
+        return int(chosen)
+
     def _choose_task(self, options: dict | None) -> int:
         drawn = int(self.np_random.integers(len(self.envs)))  # drawn even when overridden: same rng stream
         chosen = (options or {}).get("task")
-        if chosen is None:
-            return drawn
-        if isinstance(chosen, str):
-            if chosen not in self.task_names:
-                raise ValueError(f"options['task'] must be one of {self.task_names} or an index, got {chosen!r}")
-            return self.task_names.index(chosen)
-        if not 0 <= int(chosen) < len(self.envs):
-            raise ValueError(f"options['task'] index must be in [0, {len(self.envs) - 1}], got {chosen!r}")
-        return int(chosen)
+        if chosen is not None:
+            return self._task_index(chosen, "options['task']")
+        return drawn if self.fixed_task is None else self.fixed_task
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         if seed is None and self._pending_seed is not None:

@@ -1,0 +1,235 @@
+"""Multi-task runs without task labels: train AMAGO-2 on ``popgym-mt`` and ``babyai-mt``, compare with random.
+
+    OMP_NUM_THREADS=1 python benchmarks/multitask.py --sets popgym-mt babyai-mt --minutes 30
+    python benchmarks/multitask.py --sets popgym-mt --minutes 60 --device cuda --threads 0 --context-length 401
+    python benchmarks/multitask.py --fast                       # a smoke test in well under a minute
+
+For each named set (presets ``popgym_mt`` and ``babyai_mt`` in ``amago_edu.config``): train for
+``--minutes`` of wall time, then evaluate **every task separately** (``--trials-per-task`` whole trials
+each; BabyAI on held-out level seeds ``EVAL_SEEDS``) with the trained agent and with a uniform random
+policy, through the same evaluation code (``amago_edu.rollout.evaluate``) and on the same seeds, and
+print one table per task: trial return, normalized return (return / reward scale) and, per attempt,
+return and success. "Clearly above random" is read off each table's two rows.
+
+The agent is never told which task it plays: the mixture pads every task to one observation and
+action space (method brief A.2, F.3, F.5), so the policy must infer the task from its context.
+
+Results also go to ``<out>/multitask_<set>.csv`` (one row per task and policy) and ``.json`` (command,
+versions, wall time). Run folders: ``<run-root>/<set>-seed<seed>``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import platform
+import shlex
+import sys
+import time
+from pathlib import Path
+
+import gymnasium as gym
+import numpy as np
+import torch
+
+from amago_edu.agent import Agent
+from amago_edu.config import TrainConfig
+from amago_edu.envs import make_env
+from amago_edu.envs.babyai import EVAL_SEEDS
+from amago_edu.rollout import evaluate, make_vector_env, random_actions
+from amago_edu.train import env_spec, train
+from amago_edu.utils import resolve_device
+
+SETS = {"popgym-mt": "popgym_mt", "babyai-mt": "babyai_mt"}
+ROOT = Path(__file__).resolve().parents[1]
+#: tiny settings for --fast (tests, notebooks): seconds, learns nothing
+FAST_OVERRIDES = dict(d_model=32, n_layers=1, n_heads=2, tstep_hidden=32, head_hidden=32, num_critics=2,
+                      context_length=16, num_envs=2, collect_steps=8, updates_per_collect=2, learning_starts=1,
+                      batch_size=4, total_updates=4, eval_interval=4, eval_trials=2, log_interval=2,
+                      checkpoint_interval=4, warmup_updates=2, max_minutes=0.0,
+                      num_threads=1)
+
+
+class RandomPolicy(torch.nn.Module):
+    """Uniform random actions behind the agent's acting interface, so ``evaluate`` can score it.
+
+    In a mixture, a uniform index over ``Discrete(max A)`` that the current task lacks is replaced by
+    a uniform valid one, so every task still sees uniform actions.
+    """
+
+    def __init__(self, action_space: gym.Space, seed: int = 0):
+        super().__init__()
+        self.action_space = action_space
+        self.rng = np.random.default_rng(seed)
+        self.anchor = torch.nn.Parameter(torch.zeros(0), requires_grad=False)  # evaluate() reads the device from it
+
+    class _NoContext:
+        def reset(self, done_mask) -> None:
+            pass
+
+    def init_cache(self, num_envs: int, device=None):
+        return self._NoContext()
+
+    def act(self, obs: dict, time: torch.Tensor, cache, sample: bool = True) -> torch.Tensor:
+        n = int(time.shape[0])
+        return torch.as_tensor(random_actions(self.action_space, n, self.rng))
+
+
+def action_space(config: TrainConfig) -> gym.Space:
+    """The action space the agent of ``config`` acts in (a mixture's shared ``Discrete(max A)``)."""
+    env = make_env(env_spec(config), episodes_per_trial=config.episodes_per_trial, **config.env_kwargs)
+    space = env.action_space
+    env.close()
+    return space
+
+
+def load_agent(run_dir: str | Path, device: str | torch.device = "cpu") -> tuple[Agent, TrainConfig]:
+    """The agent of a finished run (``checkpoints/latest.pt``) and its config (``config.json``)."""
+    run_dir = Path(run_dir)
+    config = TrainConfig.load(run_dir / "config.json")
+    env = make_env(env_spec(config), episodes_per_trial=config.episodes_per_trial,
+                   reward_scales=config.reward_scales, **config.env_kwargs)
+    agent = Agent(env.observation_space, env.action_space, config)
+    env.close()
+    state = torch.load(run_dir / "checkpoints" / "latest.pt", map_location=device, weights_only=True)
+    agent.load_state_dict(state["agent"])
+    return agent.to(device).eval(), config
+
+
+def evaluate_tasks(policy, config: TrainConfig, trials_per_task: int, seed: int) -> dict[str, dict]:
+    """Score ``policy`` on each task of ``config.env`` separately: ``{task: evaluate()'s per-task summary}``.
+
+    Each task gets its own vector env that plays only that task (``make_env(task=...)``, the
+    mixture's spaces) with held-out BabyAI level seeds. The same ``seed`` gives every policy the same
+    sequence of games in each env (``evaluate`` keeps the first trials to finish, at least
+    ``trials_per_task``, so the sets can differ by a trial or two).
+    """
+    spec = env_spec(config)
+    probe = make_env(spec, episodes_per_trial=config.episodes_per_trial, reward_scales=config.reward_scales,
+                     **config.env_kwargs)
+    names, results = probe.task_names, {}
+    probe.close()
+    for task_id, name in enumerate(names):
+        def env_fn(i: int, name=name):
+            return make_env(spec, episodes_per_trial=config.episodes_per_trial, reward_scales=config.reward_scales,
+                            seed=seed + 1000 * task_id + i, seeds=EVAL_SEEDS, task=name, **config.env_kwargs)
+
+        envs = make_vector_env(env_fn, min(config.num_envs, trials_per_task))
+        try:
+            summary = evaluate(envs, policy, trials_per_task, seed=seed + 1000 * task_id, sample=config.eval_sample)
+        finally:
+            envs.close()
+        results[name] = summary["tasks"][name]
+    return results
+
+
+def _cells(values, digits: int) -> str:
+    return " / ".join("-" if v is None or (isinstance(v, float) and np.isnan(v)) else f"{v:.{digits}f}"
+                      for v in values)
+
+
+def task_table(task: str, by_policy: dict[str, dict]) -> str:
+    """One task's plain-text table: a row per policy with return, normalized return and per-attempt values."""
+    header = ["policy", "trials", "return", "normalized", "return by attempt", "success by attempt"]
+    rows = [[policy, str(s["trials"]), f"{s['return']:.3f}", f"{s['normalized_return']:.3f}",
+             _cells(s["attempt_return"], 3), _cells(s["attempt_success"], 2)] for policy, s in by_policy.items()]
+    widths = [max(len(r[c]) for r in [header] + rows) for c in range(len(header))]
+    lines = ["  ".join(cell.ljust(w) if c == 0 else cell.rjust(w) for c, (cell, w) in enumerate(zip(r, widths)))
+             for r in [header] + rows]
+    return "\n".join([task] + lines)
+
+
+def csv_rows(set_name: str, results: dict[str, dict[str, dict]]) -> list[dict]:
+    """``results[policy][task]`` -> flat rows (set, task, policy, trials, return, normalized, per attempt)."""
+    rows = []
+    for policy, tasks in results.items():
+        for task, s in tasks.items():
+            row = {"set": set_name, "task": task, "policy": policy, "trials": s["trials"], "return": s["return"],
+                   "normalized_return": s["normalized_return"]}
+            for j, (ret, success) in enumerate(zip(s["attempt_return"], s["attempt_success"]), start=1):
+                row[f"attempt{j}_return"] = ret
+                row[f"attempt{j}_success"] = "" if success is None else success
+            rows.append(row)
+    return rows
+
+
+def versions() -> dict:
+    """Package versions and the machine, for the results file."""
+    import importlib.metadata
+
+    import gymnasium
+    import minigrid
+
+    return {"python": platform.python_version(), "torch": torch.__version__, "numpy": np.__version__,
+            "gymnasium": gymnasium.__version__, "popgym": importlib.metadata.version("popgym"),
+            "minigrid": minigrid.__version__, "platform": platform.platform(), "torch_threads": torch.get_num_threads(),
+            "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None}
+
+
+def run_set(set_name: str, args) -> dict:
+    overrides = dict(run_dir=str(Path(args.run_root) / f"{set_name}-seed{args.seed}"), overwrite=True, seed=args.seed,
+                     device=args.device, num_threads=args.threads)
+    overrides.update(FAST_OVERRIDES if args.fast else {"max_minutes": args.minutes})
+    if args.fast and set_name == "babyai-mt":
+        overrides["env_kwargs"] = {"max_steps": 8}
+    if args.context_length:
+        overrides["context_length"] = args.context_length
+    config = TrainConfig.preset(SETS[set_name], **overrides)
+    print(f"\n=== {set_name}: k={config.episodes_per_trial}, context {config.context_length}, "
+          f"budget {config.max_minutes or config.total_updates} {'min' if config.max_minutes else 'updates'}")
+    start = time.time()
+    history = train(config)
+    train_s = time.time() - start
+    agent, _ = load_agent(config.run_dir, device=resolve_device(config.device))
+    trials = 2 if args.fast else args.trials_per_task
+    eval_seed = 7_000 + 10_000 * args.seed  # unlike training (0..) and train-time evaluation (5000..)
+    results = {"AMAGO-2": evaluate_tasks(agent, config, trials, eval_seed),
+               "random": evaluate_tasks(RandomPolicy(action_space(config), args.seed), config, trials, eval_seed)}
+    total_s = time.time() - start
+    final = history.final_eval
+    print(f"trained {final['update']} updates, {final['env_steps']} env steps in {train_s:.0f} s; "
+          f"per-task evaluation on {trials} trials per task (held-out seeds)")
+    for task in results["AMAGO-2"]:
+        print("\n" + task_table(task, {policy: results[policy][task] for policy in results}))
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    rows = csv_rows(set_name, results)
+    columns = list(dict.fromkeys(k for r in rows for k in r))
+    stem = out / f"multitask_{set_name}"
+    with open(stem.with_suffix(".csv"), "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=columns)
+        writer.writeheader()
+        writer.writerows(rows)
+    record = {"command": shlex.join([sys.executable, *sys.argv]), "versions": versions(), "set": set_name,
+              "config": config.to_dict(), "updates": final["update"], "env_steps": final["env_steps"],
+              "train_wall_s": round(train_s, 1), "total_wall_s": round(total_s, 1), "results": results}
+    stem.with_suffix(".json").write_text(json.dumps(record, indent=2) + "\n")
+    print(f"\nwrote {stem}.csv and {stem}.json ({total_s:.0f} s)")
+    return record
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sets", nargs="+", default=list(SETS), choices=list(SETS), help="named mixtures to train")
+    parser.add_argument("--minutes", type=float, default=30.0, help="wall-clock training budget per set")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--trials-per-task", type=int, default=32, help="evaluation trials of each task, per policy")
+    parser.add_argument("--context-length", type=int, default=0, help="override the preset's (GPU: 401 for popgym-mt)")
+    parser.add_argument("--device", default="auto", help='"auto", "cpu" or "cuda"')
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch CPU threads (acting is many tiny ops: 1 is fastest on a busy CPU; 0 = torch's default)")
+    parser.add_argument("--out", default=str(ROOT / "data" / "results"), help="folder for the CSV/JSON results")
+    parser.add_argument("--run-root", default="runs/multitask", help="folder for the run folders")
+    parser.add_argument("--fast", action="store_true", help="tiny smoke test (seconds; learns nothing)")
+    args = parser.parse_args(argv)
+    if args.minutes <= 0 or args.threads < 0 or args.trials_per_task < 1:
+        parser.error("--minutes must be > 0, --threads >= 0 and --trials-per-task >= 1")
+    print(f"torch {torch.__version__}, {args.threads or torch.get_num_threads()} threads")
+    for set_name in args.sets:
+        run_set(set_name, args)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,174 @@
+"""Multi-task runs without task labels: mixture plumbing, tiny end-to-end runs, the return-scale ablation."""
+
+import csv
+import json
+import math
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+from gymnasium.utils.env_checker import check_env
+
+from amago_edu.config import TrainConfig
+from amago_edu.envs import make_env
+from amago_edu.envs.babyai import EVAL_SEEDS, TRAIN_SEEDS
+from amago_edu.train import train
+from conftest import ROOT
+
+sys.path.insert(0, str(ROOT / "benchmarks"))
+import multitask as multitask_benchmark  # noqa: E402
+import scale_ablation  # noqa: E402
+
+# tiny settings: seconds per run, enough to exercise every part of the loop once
+TINY = dict(d_model=32, n_layers=1, n_heads=2, tstep_hidden=32, head_hidden=32, num_critics=2, context_length=16,
+            num_envs=2, collect_steps=8, updates_per_collect=2, learning_starts=1, batch_size=4, total_updates=4,
+            eval_interval=4, eval_trials=2, log_interval=2, checkpoint_interval=4, warmup_updates=2, max_minutes=0.0)
+
+
+@pytest.fixture(autouse=True)
+def one_torch_thread():
+    """Networks this small run ~10x faster on one thread than on two busy cores (acting is many tiny ops)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def test_warmup_reward_is_visible_in_the_mixture_observation_but_not_optimised():
+    # RepeatPreviousEasy (k=4, 51 steps): the first 3 steps pay 0, the other 48 pay +-1/48 each
+    env = make_env("popgym-mt", seed=3, task="popgym/RepeatPreviousEasy")
+    env.reset()
+    shown, optimised, attempts, terminated = [], [], [], False
+    while not terminated:
+        obs, reward, terminated, _, info = env.step(1)
+        shown.append(float(obs["prev_reward"][0]))
+        optimised.append(reward)
+        attempts.append(info["attempt"])
+    shown, optimised, attempts = np.array(shown), np.array(optimised), np.array(attempts)
+    warmup = attempts == 0
+    assert warmup.sum() == 51 and (attempts == 1).sum() == 51
+    assert np.all(optimised[warmup] == 0.0)  # the warm-up attempt earns nothing for the RL objective...
+    np.testing.assert_allclose(np.abs(shown[warmup][:3]), 0.0)
+    np.testing.assert_allclose(np.abs(shown[warmup][3:]), 1 / 48, rtol=1e-6)  # ...but the policy sees its reward
+    assert shown[warmup].sum() == pytest.approx(info["attempt_returns"][0], abs=1e-5)
+    np.testing.assert_allclose(optimised[~warmup], shown[~warmup], rtol=1e-6)  # scored attempt: the same numbers
+
+
+@pytest.mark.filterwarnings("ignore:.*infinity:UserWarning")  # prev_reward is unbounded by design
+def test_fixed_task_plays_only_that_task_with_the_mixture_spaces():
+    mixture = make_env("popgym-mt", seed=0)
+    env = make_env("popgym-mt", seed=0, task="popgym/MineSweeperEasy")
+    assert env.observation_space == mixture.observation_space and env.action_space == mixture.action_space
+    tasks = []
+    for _ in range(4):
+        _, info = env.reset()
+        done = False
+        while not done:
+            _, _, done, _, info = env.step(env.action_space.sample())
+        tasks.append(info["task"])
+    assert tasks == ["popgym/MineSweeperEasy"] * 4
+    check_env(make_env("popgym-mt", seed=0, task="popgym/MineSweeperEasy"), skip_render_check=True)
+    with pytest.raises(ValueError, match="task must be one of"):
+        make_env("popgym-mt", task="popgym/Pong")
+    with pytest.raises(ValueError, match="task="):
+        make_env("popgym/RepeatPreviousEasy", task="popgym/RepeatFirstEasy")
+
+
+def test_eval_level_seeds_reach_every_babyai_task_and_popgym_ignores_them():
+    def level_seeds(**kwargs):
+        env = make_env(["babyai/GoToRedBall", "babyai/OneRoomS8"], episodes_per_trial=2, seed=0, max_steps=8, **kwargs)
+        return [env.reset()[1]["level_seed"] for _ in range(6)]
+
+    assert all(TRAIN_SEEDS[0] <= s < TRAIN_SEEDS[1] for s in level_seeds())
+    assert all(EVAL_SEEDS[0] <= s < EVAL_SEEDS[1] for s in level_seeds(seeds=EVAL_SEEDS))
+    make_env("popgym-mt", seeds=EVAL_SEEDS)  # no level seeds in POPGym: accepted and unused
+
+
+def test_babyai_mt_preset_caps_every_level_at_64_steps():
+    config = TrainConfig.preset("babyai_mt")
+    env = make_env(config.env, episodes_per_trial=config.episodes_per_trial, **config.env_kwargs)
+    assert [task.max_episode_steps for task in env.envs] == [64] * 8
+    assert env.max_trial_length == 128 and config.context_length == 129  # a whole trial fits the context
+
+
+@pytest.mark.parametrize("preset", ["popgym_mt", "babyai_mt"])
+def test_tiny_mixture_run_has_finite_losses_and_per_task_metrics(preset, tmp_path):
+    config = TrainConfig.preset(preset, run_dir=str(tmp_path / preset), **TINY)
+    history = train(config)
+    losses = [row[key] for row in history.train for key in ("critic_loss", "actor_loss")]
+    assert len(losses) == 4 and all(math.isfinite(x) for x in losses)
+    final = history.final_eval
+    assert final["update"] == 4 and final["tasks"]
+    for name, stats in final["tasks"].items():
+        assert name.startswith(preset.split("_")[0] + "/")
+        assert len(stats["attempt_return"]) == len(stats["attempt_success"]) == 2
+        assert stats["normalized_return"] == pytest.approx(stats["return"])  # every reward scale is 1
+    written = [json.loads(line) for line in (tmp_path / preset / "metrics.jsonl").read_text().splitlines()]
+    assert written[-1]["tasks"] == final["tasks"]
+    header = (tmp_path / preset / "metrics.csv").read_text().splitlines()[0].split(",")
+    assert {f"tasks/{name}/normalized_return" for name in final["tasks"]} <= set(header)
+
+
+def test_random_policy_is_scored_per_task_through_the_same_evaluation():
+    config = TrainConfig.preset("scale_ablation", **TINY)
+    policy = multitask_benchmark.RandomPolicy(multitask_benchmark.action_space(config), seed=0)
+    results = multitask_benchmark.evaluate_tasks(policy, config, trials_per_task=2, seed=0)
+    assert list(results) == ["popgym/RepeatFirstEasy", "popgym/RepeatPreviousEasy", "popgym/HigherLowerEasy"]
+    for (name, stats), scale in zip(results.items(), (0.01, 1.0, 100.0)):
+        assert stats["trials"] >= 2
+        assert stats["normalized_return"] == pytest.approx(stats["return"] / scale)
+        assert -1.0 <= stats["normalized_return"] <= 1.0
+    again = multitask_benchmark.evaluate_tasks(multitask_benchmark.RandomPolicy(policy.action_space, seed=0), config,
+                                               trials_per_task=2, seed=0)
+    assert again == results  # same seeds -> same games and actions
+
+
+def test_summarise_hand_computed_mean_and_std_over_seeds():
+    def run(variant, seed, a, b):
+        return {"variant": variant, "critic": "mse", "actor": "max_q", "seed": seed,
+                "tasks": {"t/a": {"reward_scale": 0.01, "return": a * 0.01, "normalized_return": a},
+                          "t/b": {"reward_scale": 100.0, "return": b * 100, "normalized_return": b}}}
+
+    rows = scale_ablation.summarise([run("v", 0, 0.2, -1.0), run("v", 1, 0.6, -1.0), run("w", 0, 0.5, 0.25)])
+    assert [(r["variant"], r["task"], r["seeds"]) for r in rows] == [("v", "t/a", 2), ("v", "t/b", 2),
+                                                                        ("w", "t/a", 1), ("w", "t/b", 1)]
+    assert rows[0]["normalized_return_mean"] == pytest.approx(0.4)
+    assert rows[0]["normalized_return_std"] == pytest.approx(math.sqrt(0.08))  # sample std: (0.2^2 + 0.2^2) / 1
+    assert rows[0]["return_mean"] == pytest.approx(0.004)
+    assert rows[1]["normalized_return_std"] == 0.0 and rows[1]["return_mean"] == pytest.approx(-100.0)
+    assert math.isnan(rows[2]["normalized_return_std"])  # one seed: no spread to report
+    table = scale_ablation.format_table(rows).splitlines()
+    assert table[1].split() == ["variant", "t/a", "(x0.01)", "t/b", "(x100)"]
+    assert table[2].split() == ["v", "+0.40", "+-", "0.28", "-1.00", "+-", "0.00"]
+    assert table[3].split() == ["w", "+0.50", "+0.25"]
+
+
+def test_fast_ablation_writes_its_csv_and_json(tmp_path):
+    command = [sys.executable, str(ROOT / "benchmarks" / "scale_ablation.py"), "--fast", "--out", str(tmp_path / "out"),
+               "--run-root", str(tmp_path / "runs")]
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    with open(tmp_path / "out" / "scale_ablation.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert [(r["variant"], r["task"].removeprefix("popgym/"), float(r["reward_scale"])) for r in rows] == [
+        (v, g, s) for v in ("two_hot+filtered_bc", "mse+max_q", "random")
+        for g, s in (("RepeatFirstEasy", 0.01), ("RepeatPreviousEasy", 1.0), ("HigherLowerEasy", 100.0))]
+    for r in rows:
+        assert r["seeds"] == "1" and -1.0 <= float(r["normalized_return_mean"]) <= 1.0
+        assert float(r["return_mean"]) == pytest.approx(float(r["normalized_return_mean"]) * float(r["reward_scale"]))
+    record = json.loads((tmp_path / "out" / "scale_ablation.json").read_text())
+    assert "--fast" in record["command"] and record["versions"]["torch"]
+    assert [run["variant"] for run in record["runs"]] == ["two_hot+filtered_bc", "mse+max_q"]
+    assert all(run["wall_s"] > 0 and not run["stopped_early"] for run in record["runs"]) and record["total_wall_s"] > 0
+    assert "RepeatFirstEasy (x0.01)" in done.stdout
+
+
+def test_task_table_hand_built():
+    stats = {"trials": 4, "return": 0.5, "normalized_return": 0.5, "attempt_return": [0.1, 0.4],
+             "attempt_success": [0.25, None]}
+    table = multitask_benchmark.task_table("babyai/GoToRedBall", {"AMAGO-2": stats}).splitlines()
+    assert table[0] == "babyai/GoToRedBall"
+    assert table[1].split("  ")[0] == "policy"
+    assert table[2].split() == ["AMAGO-2", "4", "0.500", "0.500", "0.100", "/", "0.400", "0.25", "/", "-"]
