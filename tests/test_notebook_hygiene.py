@@ -40,3 +40,24 @@ def test_binder_requirements_match_root():
 
     assert pins(ROOT / "binder" / "requirements.txt") == pins(ROOT / "requirements.txt")
     assert "python-3.11" in (ROOT / "binder" / "runtime.txt").read_text()
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.stem)
+def test_badges_and_guarded_colab_install(notebook):
+    cells = json.loads(notebook.read_text())["cells"]
+    badges = "".join(cells[0]["source"])
+    assert "colab.research.google.com/github/" in badges and notebook.name in badges
+    assert "mybinder.org/v2/gh/" in badges
+    install = "".join(cells[1]["source"])
+    assert 'if "google.colab" in sys.modules:' in install
+    # Colab's torch and numpy are pinned to what is already installed: never reinstalled there
+    assert "version('torch')" in install and "version('numpy')" in install
+    assert "--no-deps" in install
+
+
+def test_colab_install_cell_does_nothing_outside_colab():
+    import sys
+
+    cell = "".join(json.loads(NOTEBOOKS[0].read_text())["cells"][1]["source"])
+    assert "google.colab" not in sys.modules
+    exec(compile(cell, "colab-install", "exec"), {})  # must not try to install anything here
