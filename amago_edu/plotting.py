@@ -18,17 +18,17 @@ The loop itself never imports plotly: this module is only used by notebooks and 
 
 from __future__ import annotations
 
-import json
 import math
 import numbers
 import os
 import warnings
-from pathlib import Path
 from typing import Iterable, Mapping
 
 import plotly.graph_objects as go
 from plotly.colors import sample_colorscale
 from plotly.subplots import make_subplots
+
+from .metrics import read_metrics  # noqa: F401  (re-exported: plotting starts from run folders)
 
 X_LABELS = {"env_steps": "environment steps", "update": "gradient updates", "wall_time": "wall-clock time (s)"}
 METRIC_LABELS = {
@@ -45,34 +45,6 @@ PROGRESS_COLORSCALE = "Viridis"
 
 
 # --------------------------------------------------------------------------- reading rows
-def read_metrics(run_dir: str | os.PathLike) -> list[dict]:
-    """Rows of ``<run_dir>/metrics.jsonl`` (or of the ``.jsonl`` file given directly), in order.
-
-    A run killed mid-write can leave a half-written last line: it is skipped with a warning. A
-    malformed line anywhere else means the file is corrupt and raises ``ValueError``.
-    """
-    path = Path(run_dir)
-    if path.is_dir():
-        path = path / "metrics.jsonl"
-    if not path.is_file():
-        raise FileNotFoundError(f"run_dir={str(run_dir)!r}: no metrics file at {str(path)!r}; pass a run folder "
-                                "written by amago_edu.train (or the metrics.jsonl file itself)")
-    lines = path.read_text().splitlines()
-    rows = []
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            rows.append(json.loads(line))
-        except json.JSONDecodeError as err:
-            if number == len(lines):
-                warnings.warn(f"{path}: skipping the truncated last line {number} (the run was probably "
-                              "interrupted while writing it)", RuntimeWarning, stacklevel=2)
-                continue
-            raise ValueError(f"{path}: line {number} is not valid JSON ({err.msg}); the file is corrupt") from err
-    return rows
-
-
 def _check_choice(name: str, value, allowed) -> None:
     if value not in allowed:
         raise ValueError(f"{name} must be one of {sorted(allowed)}, got {value!r}")

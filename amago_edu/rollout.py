@@ -18,6 +18,8 @@ import torch
 from gymnasium.vector import AutoresetMode
 
 from .agent import Agent
+from .envs import make_env
+from .envs.toy import MetaFrozenLake
 
 
 def make_vector_env(env_fn: Callable[[int], gym.Env], num_envs: int, mode: str = "sync") -> gym.vector.VectorEnv:
@@ -174,3 +176,51 @@ def summarise_trials(results: list[dict]) -> dict:
     overall = summary(results)
     overall["tasks"] = {task: summary(rows) for task, rows in sorted(by_task.items())}
     return overall
+
+
+# -- looking at one trial (notebooks) ------------------------------------------------------------
+@torch.no_grad()
+def play_frozen_lake_trial(agent, config, seed: int, device) -> dict:
+    """One ``toy/meta_frozen_lake`` trial on the map ``seed`` draws, acting as evaluation does (fresh context,
+    no exploration), recorded for plotting (notebooks 00 and 05).
+
+    Returns {"seed", "map" (rows of S/F/H/G, row index = y), "paths" (per attempt, the (x, y) cells from the
+    start to where it ended), "outcomes" (per attempt: goal / hole / out of time), "successes" (k,),
+    "obs" {key: (T, ...)} (the T observations the agent acted on), "time" (T,)}.
+    """
+    env = make_env(config.env, episodes_per_trial=config.episodes_per_trial, seed=seed, **config.env_kwargs)
+    lake = env.unwrapped  # the MetaFrozenLake inside the trial wrapper: it knows the map
+    obs, _ = env.reset()
+    cache = agent.init_cache(1, device)
+    seen, paths, done = [], [[(0, 0)]], False
+    while not done:
+        batch = {key: torch.as_tensor(value, device=device)[None] for key, value in obs.items()}  # (1, ...)
+        step = torch.tensor([len(seen)], device=device)  # position = step within the trial
+        action = int(agent.act(batch, step, cache, sample=config.eval_sample)[0])
+        seen.append(obs)
+        x, y = paths[-1][-1]
+        dx, dy = MetaFrozenLake.MOVES[action]
+        paths[-1].append((min(max(x + dx, 0), lake.size - 1), min(max(y + dy, 0), lake.size - 1)))
+        obs, _, terminated, truncated, info = env.step(action)
+        done = terminated or truncated
+        if obs["reset"][0] == 1.0:
+            paths.append([(0, 0)])  # soft reset: same map, next attempt, the context goes on
+        else:  # the lake does not slip, so replaying the moves must land where the env says we are
+            assert np.allclose(obs["observation"] * lake.size, paths[-1][-1]), (obs, paths[-1])
+    outcomes = {"G": "goal", "H": "hole"}
+    return {
+        "seed": seed,
+        "map": list(lake.map),
+        "paths": paths,
+        "outcomes": [outcomes.get(lake.map[y][x], "out of time") for x, y in (path[-1] for path in paths)],
+        "successes": np.asarray(info["attempt_successes"]),
+        "obs": {key: np.stack([o[key] for o in seen]) for key in seen[0]},
+        "time": np.arange(len(seen)),
+    }
+
+
+def pick_adapted_trial(trials: list[dict]) -> dict:
+    """The first trial that failed attempt 1 and succeeded later (in-context adaptation), else the first."""
+    adapted = [t for t in trials if t["successes"][0] == 0 and t["successes"][1:].max() == 1]
+    print(f"{len(adapted)} of {len(trials)} held-out trials failed attempt 1 and reached the goal later")
+    return adapted[0] if adapted else trials[0]

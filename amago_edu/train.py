@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import collections
 import contextlib
-import csv
 import json
 import os
 import shutil
@@ -27,7 +26,7 @@ import signal
 import sys
 import threading
 import time
-from dataclasses import dataclass, field, fields
+from dataclasses import fields
 from pathlib import Path
 
 import numpy as np
@@ -39,6 +38,7 @@ from .config import TrainConfig, config_from_args
 from .envs import make_env
 from .envs.babyai import EVAL_SEEDS
 from .learning import autocast_context, make_optimizer, update_step
+from .metrics import History, MetricsWriter, read_metrics_rows
 from .replay import TrajectoryStore, batch_to_torch, sample_batch
 from .rollout import Collector, evaluate, make_vector_env
 from .utils import atomic_path, resolve_device, seed_everything
@@ -50,86 +50,6 @@ STATE_KEYS = ("update", "env_steps", "wall_time", "eval_round")
 
 class NonFiniteLossError(RuntimeError):
     """Too many non-finite losses in a row: the run stops instead of training on garbage."""
-
-
-@dataclass
-class History:
-    """What a run produced: its folder and every metrics row (train, eval and nonfinite)."""
-
-    run_dir: Path
-    rows: list[dict] = field(default_factory=list)
-
-    @property
-    def evals(self) -> list[dict]:
-        return [r for r in self.rows if r["kind"] == "eval"]
-
-    @property
-    def train(self) -> list[dict]:
-        return [r for r in self.rows if r["kind"] == "train"]
-
-    @property
-    def final_eval(self) -> dict | None:
-        return self.evals[-1] if self.evals else None
-
-    @classmethod
-    def load(cls, run_dir: str | Path) -> "History":
-        return cls(Path(run_dir), read_metrics_rows(Path(run_dir) / "metrics.jsonl"))
-
-
-def read_metrics_rows(path: Path) -> list[dict]:
-    """Rows of a metrics.jsonl; a half-written last line (a crash mid-write) is dropped."""
-    rows = []
-    if path.exists():
-        for line in path.read_text().splitlines():
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            if isinstance(row, dict) and "kind" in row and "update" in row:
-                rows.append(row)
-    return rows
-
-
-class MetricsWriter:
-    """Appends rows to metrics.jsonl (one flushed line each) and rewrites metrics.csv from them."""
-
-    def __init__(self, run_dir: Path, rows: list[dict]):
-        self.jsonl, self.csv = run_dir / "metrics.jsonl", run_dir / "metrics.csv"
-        self.rows = rows
-
-    def write(self, row: dict) -> None:
-        self.rows.append(row)
-        with open(self.jsonl, "a") as f:
-            f.write(json.dumps(row) + "\n")
-            f.flush()
-
-    def rewrite(self) -> None:
-        """Replace metrics.jsonl by exactly ``self.rows`` (resume: drops rows newer than the checkpoint)."""
-        with atomic_path(self.jsonl) as tmp:
-            tmp.write_text("".join(json.dumps(r) + "\n" for r in self.rows))
-        self.write_csv()
-
-    def write_csv(self) -> None:
-        flat = [_flatten(r) for r in self.rows]
-        columns = list(dict.fromkeys(k for r in flat for k in r))
-        with atomic_path(self.csv) as tmp:
-            with open(tmp, "w", newline="") as f:
-                writer = csv.DictWriter(f, fieldnames=columns)
-                writer.writeheader()
-                writer.writerows(flat)
-
-
-def _flatten(row: dict, prefix: str = "") -> dict:
-    out = {}
-    for key, value in row.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, dict):
-            out.update(_flatten(value, name + "/"))
-        elif isinstance(value, list):
-            out.update({f"{name}/{i}": v for i, v in enumerate(value)})
-        else:
-            out[name] = value
-    return out
 
 
 # -- the run folder ---------------------------------------------------------------------------------
@@ -239,6 +159,19 @@ def load_checkpoint(path: Path, agent, optimizer, scheduler) -> dict:
 
 def _jsonable(value):
     return list(value) if isinstance(value, tuple) else value
+
+
+def load_agent(run_dir: str | Path, device: str | torch.device = "cpu") -> tuple[Agent, TrainConfig]:
+    """The agent of a run (weights of ``checkpoints/latest.pt``) in eval mode, and its config."""
+    run_dir = Path(run_dir)
+    config = TrainConfig.load(run_dir / "config.json")
+    env = make_env(env_spec(config), episodes_per_trial=config.episodes_per_trial,
+                   reward_scales=config.reward_scales, **config.env_kwargs)
+    agent = Agent(env.observation_space, env.action_space, config)
+    env.close()
+    state = torch.load(run_dir / "checkpoints" / "latest.pt", map_location="cpu", weights_only=True)
+    agent.load_state_dict(state["agent"])
+    return agent.to(resolve_device(device)).eval(), config
 
 
 def epsilon_at(config: TrainConfig, env_steps: int) -> float:

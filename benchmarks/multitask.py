@@ -33,12 +33,11 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-from amago_edu.agent import Agent
 from amago_edu.config import TrainConfig
 from amago_edu.envs import make_env
 from amago_edu.envs.babyai import EVAL_SEEDS
 from amago_edu.rollout import evaluate, make_vector_env, random_actions
-from amago_edu.train import env_spec, train
+from amago_edu.train import env_spec, load_agent, train
 from amago_edu.utils import resolve_device
 
 SETS = {"popgym-mt": "popgym_mt", "babyai-mt": "babyai_mt"}
@@ -82,19 +81,6 @@ def action_space(config: TrainConfig) -> gym.Space:
     space = env.action_space
     env.close()
     return space
-
-
-def load_agent(run_dir: str | Path, device: str | torch.device = "cpu") -> tuple[Agent, TrainConfig]:
-    """The agent of a finished run (``checkpoints/latest.pt``) and its config (``config.json``)."""
-    run_dir = Path(run_dir)
-    config = TrainConfig.load(run_dir / "config.json")
-    env = make_env(env_spec(config), episodes_per_trial=config.episodes_per_trial,
-                   reward_scales=config.reward_scales, **config.env_kwargs)
-    agent = Agent(env.observation_space, env.action_space, config)
-    env.close()
-    state = torch.load(run_dir / "checkpoints" / "latest.pt", map_location=device, weights_only=True)
-    agent.load_state_dict(state["agent"])
-    return agent.to(device).eval(), config
 
 
 def evaluate_tasks(policy, config: TrainConfig, trials_per_task: int, seed: int) -> dict[str, dict]:

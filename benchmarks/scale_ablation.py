@@ -47,10 +47,10 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # benchmarks/ is not a package: share multitask.py
-from multitask import RandomPolicy, action_space, evaluate_tasks, load_agent, versions  # noqa: E402
+from multitask import RandomPolicy, action_space, evaluate_tasks, versions  # noqa: E402
 
 from amago_edu.config import PRESETS, TrainConfig  # noqa: E402
-from amago_edu.train import train  # noqa: E402
+from amago_edu.train import load_agent, train  # noqa: E402
 from amago_edu.utils import resolve_device  # noqa: E402
 
 VARIANTS = {

@@ -90,12 +90,12 @@ def test_sigkill_at_three_points_then_resume_matches_uninterrupted(tmp_path, uni
     run_dir = tmp_path / "run"
     killed = -signal.SIGKILL
 
-    # 1. killed mid-collection (its 12th replay file), after the first checkpoint
-    result = run_cli(run_dir, signal_at="collect:12:KILL")
+    # 1. killed mid-collection (its 16th replay file, of 27 in the whole run), after the first checkpoint
+    result = run_cli(run_dir, signal_at="collect:16:KILL")
     assert result.returncode == killed, result.stderr
     assert_intact(run_dir)
     first = checkpoint_update(run_dir)
-    assert first in (10, 20)  # 10 on this seed; the exact place depends on trial lengths
+    assert first in (10, 20)  # the exact place depends on trial lengths (seeded, so fixed on CPU)
     replay_before = {p.name for p in (run_dir / "replay").glob("*.npz")}
 
     # 2. resumed, then killed during its 15th update: the checkpoint 10 updates in was written on the way
