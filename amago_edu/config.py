@@ -218,11 +218,11 @@ PRESETS: dict[str, dict] = {
                   reward_multiplier=100.0, eval_sample=False, epsilon_start=0.1, epsilon_end=0.01,
                   epsilon_anneal_steps=10000),
     "popgym": dict(**_SMALL, env="popgym/RepeatPreviousEasy", episodes_per_trial=1, context_length=65,
-                   total_updates=10000, max_minutes=2.5, reward_multiplier=100.0),
+                   total_updates=10000, max_minutes=2.5, reward_multiplier=100.0, lr=1e-3),
     # 8 POPGym Easy games, one-shot with a warm-up attempt (F.3). Most trials are 102 steps (the
     # cart-pole and bandit ones 400): a 129-step context holds most trials whole on a CPU; use 401 on a GPU.
     "popgym_mt": dict(**_SMALL, env="popgym-mt", episodes_per_trial=2, context_length=129, reward_multiplier=100.0,
-                      total_updates=10**6, max_minutes=30.0, eval_interval=1000, eval_trials=64),
+                      total_updates=10**6, max_minutes=30.0, eval_interval=1000, eval_trials=64, lr=1e-3),
     # 8 BabyAI levels, k=2 on the same layout (F.5). max_steps=64 caps OpenDoor/UnlockLocal (576 steps)
     # and KeyCorridorS3R1 (270) so a trial is <= 128 steps and fits the context whole.
     "babyai_mt": dict(**_SMALL, env="babyai-mt", episodes_per_trial=2, env_kwargs={"max_steps": 64},
@@ -233,7 +233,7 @@ PRESETS: dict[str, dict] = {
     "scale_ablation": dict(**_SMALL, env="popgym/RepeatFirstEasy,popgym/RepeatPreviousEasy,popgym/HigherLowerEasy",
                            reward_scales=(0.01, 1.0, 100.0), episodes_per_trial=1, context_length=65,
                            reward_multiplier=100.0, total_updates=2000, max_minutes=20.0, eval_interval=250,
-                           eval_trials=48),
+                           eval_trials=48, lr=1e-3),
 }
 
 

@@ -10,6 +10,7 @@ import contextlib
 
 import torch
 
+from . import distributed
 from .agent import Agent
 
 
@@ -33,20 +34,23 @@ def update_step(agent: Agent, optimizer, scheduler, batch: dict, grad_clip: floa
     """loss -> backward -> clip -> AdamW step -> Polyak target update. Returns float diagnostics.
 
     A non-finite loss skips the update (no step, no target move) and reports ``skipped=1`` with the
-    names of the non-finite terms, so a single bad batch cannot poison the weights.
+    names of the non-finite terms, so a single bad batch cannot poison the weights. Under torchrun the
+    gradients are averaged over processes before clipping (amago_edu.distributed).
     """
     with autocast():
         out = agent.loss(batch)
     stats = {k: float(v.detach()) for k, v in out.items()}
     bad = [k for k in ("critic_loss", "actor_loss") if not torch.isfinite(out[k])]
-    if bad or not torch.isfinite(out["loss"]):
+    finite = not bad and bool(torch.isfinite(out["loss"]))
+    if not distributed.all_true(finite):  # under torchrun every process skips together
         optimizer.zero_grad(set_to_none=True)
-        return {**stats, "skipped": 1.0, "nonfinite_terms": ",".join(bad) or "loss"}
+        return {**stats, "skipped": 1.0, "nonfinite_terms": ",".join(bad) or ("loss" if not finite else "other process")}
     optimizer.zero_grad(set_to_none=True)
     out["loss"].backward()
+    distributed.average_gradients(agent.trainable_parameters())
     grad_norm = torch.nn.utils.clip_grad_norm_(agent.trainable_parameters(), grad_clip)
     stats["grad_norm"] = float(grad_norm)
-    if not torch.isfinite(grad_norm):  # a finite loss can still overflow in backward
+    if not torch.isfinite(grad_norm):  # a finite loss can still overflow in backward (same in every process)
         optimizer.zero_grad(set_to_none=True)
         return {**stats, "skipped": 1.0, "nonfinite_terms": "grad_norm"}
     optimizer.step()

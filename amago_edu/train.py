@@ -33,6 +33,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from . import distributed
 from .agent import Agent, AgentConfig
 from .config import TrainConfig, config_from_args
 from .envs import make_env
@@ -113,10 +114,11 @@ def build_env_fn(config: TrainConfig, seed_offset: int, evaluation: bool = False
     return env_fn
 
 
-def build_envs(config: TrainConfig):
-    """(training envs, evaluation envs); a wrong env_kwargs becomes a ValueError naming the field."""
+def build_envs(config: TrainConfig, rank: int = 0):
+    """(training envs, evaluation envs); a wrong env_kwargs becomes a ValueError naming the field.
+    Under torchrun each process collects from differently seeded training envs."""
     try:
-        envs = make_vector_env(build_env_fn(config, 0), config.num_envs, config.vector_mode)
+        envs = make_vector_env(build_env_fn(config, 100_000 * rank), config.num_envs, config.vector_mode)
     except TypeError as err:  # the env's constructor rejected a keyword: a user mistake, not a bug
         raise ValueError(f"env_kwargs {config.env_kwargs} do not fit env {config.env!r}: {err}") from err
     eval_envs = make_vector_env(build_env_fn(config, 5_000, evaluation=True), config.num_envs, config.vector_mode)
@@ -229,14 +231,17 @@ def train(config: TrainConfig, callbacks=()) -> History:
     before the run folder is touched, so a failed start leaves an existing folder byte-identical.
     """
     config.validate()
-    check_run_dir(config)
-    device = resolve_device(config.device)
-    rng = seed_everything(config.seed)
+    rank, world, device = distributed.setup(config.device)  # (0, 1, device) without torchrun
+    lead = rank == 0  # only the lead process writes files and evaluates
+    if lead:
+        check_run_dir(config)
+    seed_everything(config.seed)  # the same initial weights in every process
+    rng = np.random.default_rng([config.seed, rank]) if world > 1 else np.random.default_rng(config.seed)
     if config.num_threads:
         torch.set_num_threads(config.num_threads)
     autocast = lambda: autocast_context(device, config.mixed_precision)  # noqa: E731
 
-    envs, eval_envs = build_envs(config)
+    envs, eval_envs = build_envs(config, rank)
     checkpoint = Path(config.run_dir) / "checkpoints" / "latest.pt"
     state = {"update": 0, "env_steps": 0, "wall_time": 0.0, "eval_round": 0}
     try:
@@ -244,21 +249,25 @@ def train(config: TrainConfig, callbacks=()) -> History:
         optimizer, scheduler = make_optimizer(agent, config.lr, config.weight_decay, config.warmup_updates)
         if config.resume:
             state = load_checkpoint(checkpoint, agent, optimizer, scheduler)
-            rng = np.random.default_rng([config.seed, state["update"]])
+            rng = np.random.default_rng([config.seed, state["update"], rank])
+        distributed.broadcast_parameters(agent)
     except Exception:
         envs.close()
         eval_envs.close()
         raise
 
-    run_dir = prepare_run_dir(config)  # from here on the folder is ours to write
-    config.save(run_dir / "config.json")
-    rows = read_metrics_rows(run_dir / "metrics.jsonl") if config.resume else []
+    run_dir = Path(config.run_dir)
+    if lead:
+        prepare_run_dir(config)  # from here on the folder is ours to write
+        config.save(run_dir / "config.json")
+    distributed.barrier()  # the other processes wait for the folder
+    rows = read_metrics_rows(run_dir / "metrics.jsonl") if config.resume and lead else []
     # rows logged after the checkpoint are replayed by the resumed run, so drop them
     metrics = MetricsWriter(run_dir, [r for r in rows if r["update"] <= state["update"]])
-    if config.resume:
+    if config.resume and lead:
         metrics.rewrite()
     history = History(run_dir, metrics.rows)
-    store = TrajectoryStore(run_dir / "replay", config.buffer_capacity)
+    store = TrajectoryStore(run_dir / ("replay" if rank == 0 else f"replay-rank{rank}"), config.buffer_capacity)
 
     def on_trajectory(traj: dict) -> None:
         store.add(traj)
@@ -280,8 +289,9 @@ def train(config: TrainConfig, callbacks=()) -> History:
     def log(kind: str, **values) -> dict:  # values may override "update"
         row = {"kind": kind, "update": state["update"], "env_steps": collector.env_steps,
                "wall_time": round(elapsed(), 3), **values}
-        metrics.write(row)
-        metrics.write_csv()  # kept in step with metrics.jsonl, so a kill never leaves them apart
+        if lead:
+            metrics.write(row)
+            metrics.write_csv()  # kept in step with metrics.jsonl, so a kill never leaves them apart
         return row
 
     def run_eval() -> dict:
@@ -293,26 +303,31 @@ def train(config: TrainConfig, callbacks=()) -> History:
         return row
 
     def checkpoint_now() -> None:
-        save_checkpoint(checkpoint, agent, optimizer, scheduler, {**state, "env_steps": collector.env_steps,
-                                                                  "wall_time": elapsed(), "agent_config": agent_config})
+        if lead:
+            save_checkpoint(checkpoint, agent, optimizer, scheduler, {**state, "env_steps": collector.env_steps,
+                                                                      "wall_time": elapsed(),
+                                                                      "agent_config": agent_config})
 
     start = time.time()
     pending, skipped, bad_in_a_row = [], 0, 0
     bar = tqdm(total=config.total_updates, initial=state["update"], desc="updates", unit="upd",
-               disable=None, dynamic_ncols=True)
+               disable=None if lead else True, dynamic_ncols=True)
     try:
         with stop_on_ctrl_c() as ctrl_c:
-            while state["update"] < config.total_updates and not ctrl_c["stop"]:
-                if config.max_minutes and elapsed() > 60 * config.max_minutes:
+            while state["update"] < config.total_updates:
+                # decisions every process must share (under torchrun) are reduced across them
+                ctrl_c["stop"] = distributed.any_true(ctrl_c["stop"])
+                if ctrl_c["stop"] or distributed.any_true(bool(config.max_minutes) and elapsed() > 60 * config.max_minutes):
                     break
                 # 1. collect with the current policy; finished trials go to disk
                 collector.collect(config.collect_steps, epsilon_at(config, collector.env_steps))
-                if len(store) < config.learning_starts:
+                if not distributed.all_true(len(store) >= config.learning_starts):
                     continue
                 # 2. update on windows sampled from replay
                 agent.train()
                 for _ in range(config.updates_per_collect):
-                    if state["update"] >= config.total_updates or ctrl_c["stop"]:
+                    # a single process may stop mid-round on Ctrl-C; under torchrun the round finishes
+                    if state["update"] >= config.total_updates or (ctrl_c["stop"] and world == 1):
                         break
                     batch = sample_batch(store, config.batch_size, config.window, rng, trim=True)
                     batch = batch_to_torch(batch, device)
@@ -341,7 +356,7 @@ def train(config: TrainConfig, callbacks=()) -> History:
                         pending, skipped = [], 0
                         emit("on_train_log", row)
                         bar.set_postfix(critic=f"{row['critic_loss']:.3f}", actor=f"{row['actor_loss']:.3f}")
-                    if state["update"] % config.eval_interval == 0:
+                    if state["update"] % config.eval_interval == 0 and lead:
                         row = run_eval()
                         agent.train()
                         bar.set_postfix(ret=f"{row['return']:.3f}")
@@ -353,13 +368,16 @@ def train(config: TrainConfig, callbacks=()) -> History:
             tqdm.write(f"interrupted at update {state['update']}: checkpoint saved to {checkpoint}; "
                        "continue with --resume", file=sys.stderr)
             raise KeyboardInterrupt
-        if not history.evals or history.evals[-1]["update"] != state["update"]:
+        if world > 1:
+            log("distributed", world_size=world, params_in_sync=distributed.parameters_in_sync(agent))
+        if lead and (not history.evals or history.evals[-1]["update"] != state["update"]):
             run_eval()
         checkpoint_now()
     finally:
         bar.close()
         envs.close()
         eval_envs.close()
+        distributed.cleanup()
     emit("on_end", history.rows)
     return history
 
@@ -374,6 +392,8 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         return 130
     final = history.final_eval
+    if int(os.environ.get("RANK", "0")) != 0:  # under torchrun the lead process reports
+        return 0
     print(f"run folder: {history.run_dir}")
     if final is not None:
         print(f"final evaluation: return {final['return']:.3f}, success by attempt {final['attempt_success']}")

@@ -47,6 +47,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # benchmarks/ is not a package: share multitask.py
+from multitask import FAST_OVERRIDES as MULTITASK_FAST_OVERRIDES  # noqa: E402
 from multitask import RandomPolicy, action_space, evaluate_tasks, versions  # noqa: E402
 
 from amago_edu.config import PRESETS, TrainConfig  # noqa: E402
@@ -64,11 +65,7 @@ DEFAULT_GAMES = [part.removeprefix("popgym/") for part in PRESETS["scale_ablatio
 DEFAULT_SCALES = list(PRESETS["scale_ablation"]["reward_scales"])
 ROOT = Path(__file__).resolve().parents[1]
 #: tiny settings for --fast (tests, notebook 07): seconds per run, learns nothing
-FAST_OVERRIDES = dict(d_model=32, n_layers=1, n_heads=2, tstep_hidden=32, head_hidden=32, num_critics=2,
-                      context_length=16, num_envs=2, collect_steps=8, updates_per_collect=2, learning_starts=1,
-                      batch_size=4, total_updates=4, eval_interval=4, eval_trials=3, log_interval=2,
-                      checkpoint_interval=4, warmup_updates=2, max_minutes=0.0,
-                      num_threads=1)
+FAST_OVERRIDES = {**MULTITASK_FAST_OVERRIDES, "eval_trials": 3}
 CSV_COLUMNS = ["variant", "critic", "actor", "task", "reward_scale", "seeds", "normalized_return_mean",
                "normalized_return_std", "return_mean", "return_std"]
 

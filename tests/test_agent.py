@@ -23,14 +23,6 @@ VARIANTS = [("two_hot", "filtered_bc"), ("two_hot", "max_q"), ("mse", "filtered_
 ACTION_KINDS = ["discrete", "continuous"]
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tensors here are tiny: a second thread only adds synchronisation (10x slower on a busy CPU)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 
 def obs_space(actions: int = A) -> spaces.Dict:
     box = lambda n: spaces.Box(-np.inf, np.inf, (n,), np.float32)  # noqa: E731

@@ -27,15 +27,6 @@ ROOT = Path(__file__).resolve().parents[1]
 NAN, INF = float("nan"), float("inf")
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    """conftest asks torch for 2 threads; on 2 shared, busy cores that oversubscribes them and an
-    in-process run gets ~10x slower, so these tests use 1 (restored afterwards)."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
 CONFIG_CASES = [
     # wrong types
     (dict(batch_size="8"), "batch_size must be an integer, got '8'"),

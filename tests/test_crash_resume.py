@@ -31,15 +31,6 @@ ARGS = ["--preset", "fast"] + [f"--{k.replace('_', '-')}={v}" for k, v in SETTIN
 TRAIN_UPDATES = list(range(5, 41, 5))
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    """conftest asks torch for 2 threads; on 2 shared, busy cores that oversubscribes them and an
-    in-process run gets ~10x slower, so these tests use 1 (restored afterwards)."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
 
 def run_cli(run_dir: Path, *extra: str, signal_at: str | None = None) -> subprocess.CompletedProcess:
     env = {"PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1", "AMAGO_EDU_HEADLESS": "1", "PATH": os.environ["PATH"]}

@@ -8,7 +8,6 @@ import sys
 
 import numpy as np
 import pytest
-import torch
 from gymnasium.utils.env_checker import check_env
 
 from amago_edu.config import TrainConfig
@@ -26,14 +25,6 @@ TINY = dict(d_model=32, n_layers=1, n_heads=2, tstep_hidden=32, head_hidden=32, 
             num_envs=2, collect_steps=8, updates_per_collect=2, learning_starts=1, batch_size=4, total_updates=4,
             eval_interval=4, eval_trials=2, log_interval=2, checkpoint_interval=4, warmup_updates=2, max_minutes=0.0)
 
-
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    """Networks this small run ~10x faster on one thread than on two busy cores (acting is many tiny ops)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def test_warmup_reward_is_visible_in_the_mixture_observation_but_not_optimised():

@@ -15,15 +15,6 @@ from amago_edu.train import History, NonFiniteLossError, read_metrics_rows, trai
 SMALL = dict(total_updates=20, log_interval=5, eval_interval=10, checkpoint_interval=10, eval_trials=4)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    """conftest asks torch for 2 threads; on 2 shared, busy cores that oversubscribes them and an
-    in-process run gets ~10x slower, so these tests use 1 (restored afterwards)."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
 
 def small_config(run_dir, **overrides) -> TrainConfig:
     return TrainConfig.preset("fast", run_dir=str(run_dir), **{**SMALL, **overrides})
