@@ -23,11 +23,18 @@ $(STAMP): requirements.txt pyproject.toml
 run: $(STAMP)
 	$(PY) -m amago_edu.main
 
-test: $(STAMP)
+test: $(STAMP) $(VENV)/.browser-test-deps
 	$(PY) -m pytest -q
 
+# the JupyterLab browser test (tests/test_browser.py): Debian's chromium + playwright from PyPI
+$(VENV)/.browser-test-deps: requirements-test.txt $(STAMP)
+	command -v chromium >/dev/null || { $$([ "$$(id -u)" = 0 ] || echo sudo) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $$([ "$$(id -u)" = 0 ] || echo sudo) apt-get install -y -qq chromium chromium-driver; }
+	$(PY) -m pip install --quiet -r requirements-test.txt
+	touch $@
+
 test-fast: $(STAMP)
-	$(PY) -m pytest -q -m "not notebook and not slow and not browser"
+	$(PY) -m pytest -q -m "not notebook and not browser"
 
 notebooks: $(STAMP)
 	$(PY) -m amago_edu.main --notebooks

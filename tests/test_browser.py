@@ -1,0 +1,131 @@
+"""JupyterLab in a real browser: the two-hot widget of notebook 02 and the live curve of the quickstart.
+
+Starts JupyterLab on 127.0.0.1 (random free port, random token) over a temporary folder holding the
+cells under test (the notebook's own cells, from its parameters cell down to the cell under test, in
+FAST mode), opens each notebook with Playwright driving Debian's Chromium, runs its cells, and asserts that the widget and the plotly figures render with no JavaScript errors. Screenshots go to
+the test's temporary folder. The cells are run with Shift+Enter, one after the other. ``make test`` installs chromium (Debian) and playwright (PyPI, no browser
+download). Deselect with ``-m "not browser"``.
+"""
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT
+
+pytestmark = pytest.mark.browser
+CHROMIUM = shutil.which("chromium")
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+# (notebook, index of the cell under test, CSS selectors that must appear in its output)
+CASES = {
+    "two_hot_widget": ("02_two_hot_critic.ipynb", "explorer = widgets.interactive(",
+                       [".widget-slider", ".widget-checkbox", ".js-plotly-plot"]),
+    "live_curve": ("00_quickstart.ipynb", "live = LiveCurve(", [".js-plotly-plot"]),
+}
+
+
+def cells_up_to(notebook: str, marker: str) -> dict:
+    """The notebook cut after the cell containing ``marker`` (Colab install cell and markdown dropped)."""
+    nb = json.loads((ROOT / "notebooks" / notebook).read_text())
+    cells = []
+    for cell in nb["cells"]:
+        source = "".join(cell["source"])
+        if cell["cell_type"] != "code" or "amago_edu:colab-install" in source:
+            continue
+        cells.append({**cell, "outputs": [], "execution_count": None})
+        if marker in source:
+            break
+    else:
+        raise AssertionError(f"{notebook}: no cell contains {marker!r}")
+    return {**nb, "cells": cells}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def jupyterlab(tmp_path_factory):
+    if CHROMIUM is None:
+        pytest.fail("Debian's chromium is not installed: run `make test` (it installs chromium and playwright)")
+    pytest.importorskip("playwright", reason="playwright is installed by `make test`")
+    root = tmp_path_factory.mktemp("lab")
+    for name, (notebook, marker, _) in CASES.items():
+        (root / f"{name}.ipynb").write_text(json.dumps(cells_up_to(notebook, marker)))
+    port, token = free_port(), uuid.uuid4().hex
+    env = {**os.environ, "AMAGO_EDU_FAST": "1", "OMP_NUM_THREADS": "1"}
+    env.pop("AMAGO_EDU_HEADLESS", None)  # a real front-end: the live curve must go live
+    log = open(root / "jupyterlab.log", "w")
+    server = subprocess.Popen(
+        [sys.executable, "-m", "jupyterlab", "--no-browser", "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}",
+         f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}", "--ServerApp.port_retries=0",
+         *(["--allow-root"] if os.geteuid() == 0 else [])],  # CI containers run as root
+        stdout=log, stderr=subprocess.STDOUT, env=env, cwd=root, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(120):
+            try:
+                urllib.request.urlopen(f"{url}/api/status?token={token}", timeout=2)
+                break
+            except OSError:
+                if server.poll() is not None:
+                    raise AssertionError((root / "jupyterlab.log").read_text()[-3000:])
+                time.sleep(0.5)
+        else:
+            raise AssertionError("JupyterLab did not start within 60 s:\n" + (root / "jupyterlab.log").read_text()[-3000:])
+        yield url, token, root
+    finally:
+        if server.poll() is None:  # stop the server (and its kernels) by its PID
+            os.killpg(server.pid, signal.SIGTERM)
+            try:
+                server.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(server.pid, signal.SIGKILL)
+        log.close()
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_notebook_renders_in_jupyterlab(jupyterlab, case, tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    url, token, _ = jupyterlab
+    _, _, selectors = CASES[case]
+    errors = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.on("pageerror", lambda err: errors.append(str(err)))
+        page.goto(f"{url}/lab/tree/{case}.ipynb?token={token}", timeout=90_000)
+        page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=90_000)
+        page.wait_for_selector("text=Python 3 | Idle", timeout=90_000)  # the kernel is up
+        cells = page.locator(".jp-Notebook .jp-Cell")
+        cells.first.click()  # select the first cell, then run the cells one by one like a reader would
+        page.keyboard.press("Escape")
+        for _ in range(cells.count()):
+            page.keyboard.press("Shift+Enter")
+        try:
+            for selector in selectors:
+                page.wait_for_selector(f".jp-OutputArea {selector}", timeout=120_000)
+            page.wait_for_timeout(1500)  # let plotly finish drawing before the screenshot
+        finally:
+            page.screenshot(path=str(tmp_path / f"{case}.png"), full_page=True)
+            print(f"screenshot: {tmp_path / f'{case}.png'}")
+        assert not page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr'] "
+                                ":text('Traceback')").count(), "a cell raised"
+        browser.close()
+    assert not errors, f"JavaScript errors: {errors}"
+    assert (tmp_path / f"{case}.png").stat().st_size > 10_000
