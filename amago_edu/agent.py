@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import copy
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -240,18 +240,21 @@ class CriticEnsemble(nn.Module):
     def chosen_action_per_gamma(self, hidden: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
         """Discrete: gamma g read with its own action a_g; (C, N, h), actions (N, G) -> (C, N, G, K)."""
         C, N, _ = hidden.shape
-        rows = hidden.repeat_interleave(self.G, dim=1)  # (C, N*G, h): one row per (n, g)
+        source = torch.arange(N, device=actions.device).repeat_interleave(self.G)  # (N*G,): row n of each (n, g)
         gamma = torch.arange(self.G, device=actions.device).repeat(N)
         keys = actions.reshape(-1) * self.G + gamma  # output block of (a, g) pairs, K numbers each
-        return self._grouped(rows, keys, block=self.K).view(C, N, self.G, self.K)
+        return self._grouped(hidden, keys, block=self.K, source=source).view(C, N, self.G, self.K)
 
-    def _grouped(self, hidden: torch.Tensor, keys: torch.Tensor, block: int) -> torch.Tensor:
-        """Row r gets output columns [keys[r] * block, (keys[r] + 1) * block); (C, R, h) -> (C, R, block)."""
+    def _grouped(self, hidden: torch.Tensor, keys: torch.Tensor, block: int,
+                 source: torch.Tensor | None = None) -> torch.Tensor:
+        """Output r reads hidden row ``source[r]`` (default r) and output columns
+        [keys[r] * block, (keys[r] + 1) * block); (C, N, h) -> (C, R, block) with R = len(keys)."""
         order = torch.argsort(keys)
         counts = torch.bincount(keys, minlength=self.out.weight.shape[-1] // block).tolist()
         weight, bias = self.out.weight, self.out.bias
-        chunks, start = [], 0
-        for key, rows in enumerate(hidden.index_select(1, order).split(counts, dim=1)):
+        chunks = []
+        rows_in_order = order if source is None else source[order]
+        for key, rows in enumerate(hidden.index_select(1, rows_in_order).split(counts, dim=1)):
             if rows.shape[1]:
                 cols = slice(key * block, (key + 1) * block)
                 chunks.append(torch.baddbmm(bias[:, :, cols], rows, weight[:, :, cols]))

@@ -18,7 +18,7 @@ from pathlib import Path
 import plotly.graph_objects as go
 
 from amago_edu.metrics import read_metrics
-from amago_edu.plotting import attempt_plot, learning_curve
+from amago_edu.plotting import learning_curve
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "data" / "figures"

@@ -353,3 +353,19 @@ def test_update_step_under_bf16_autocast():
     # bf16 keeps ~3 significant digits: the loss is the fp32 loss up to rounding
     assert stats["critic_loss"] == pytest.approx(float(fp32["critic_loss"]), rel=0.05)
     assert isinstance(autocast_context(torch.device("cpu"), "auto"), contextlib.nullcontext)
+
+
+def test_grouped_action_outputs_equal_the_all_actions_outputs():
+    """The critic computes Q(s, a_replay) (and Q_g(s', a'_g) per gamma) by grouping rows by action;
+    it must equal picking those actions out of the all-actions output."""
+    from amago_edu.agent import CriticEnsemble
+
+    torch.manual_seed(0)
+    critic = CriticEnsemble(16, 5, True, ensemble=4, hidden=32, num_gammas=3, out_per_gamma=8)
+    hidden = critic.hidden(torch.randn(50, 16))
+    every = critic.all_actions(hidden)  # (C, N, A, G, K)
+    actions, per_gamma = torch.randint(5, (50,)), torch.randint(5, (50, 3))
+    rows = torch.arange(50)
+    torch.testing.assert_close(critic.chosen_action(hidden, actions), every[:, rows, actions])
+    expected = torch.stack([every[:, rows, per_gamma[:, g], g] for g in range(3)], dim=2)
+    torch.testing.assert_close(critic.chosen_action_per_gamma(hidden, per_gamma), expected)

@@ -1,7 +1,5 @@
 """Every notebook runs headless under papermill in FAST mode (the same way CI and `make run` do)."""
 
-import os
-
 import papermill as pm
 import pytest
 
