@@ -66,7 +66,9 @@ def jupyterlab(tmp_path_factory):
     for name, (notebook, marker, _) in CASES.items():
         (root / f"{name}.ipynb").write_text(json.dumps(cells_up_to(notebook, marker)))
     port, token = free_port(), uuid.uuid4().hex
-    env = {**os.environ, "AMAGO_EDU_FAST": "1", "OMP_NUM_THREADS": "1"}
+    # a private settings/workspace folder: a user's saved JupyterLab layout must not reopen other notebooks
+    env = {**os.environ, "AMAGO_EDU_FAST": "1", "OMP_NUM_THREADS": "1",
+           "JUPYTERLAB_WORKSPACES_DIR": str(root / ".workspaces"), "JUPYTERLAB_SETTINGS_DIR": str(root / ".settings")}
     env.pop("AMAGO_EDU_HEADLESS", None)  # a real front-end: the live curve must go live
     log = open(root / "jupyterlab.log", "w")
     server = subprocess.Popen(
@@ -108,23 +110,25 @@ def test_notebook_renders_in_jupyterlab(jupyterlab, case, tmp_path):
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         page.on("pageerror", lambda err: errors.append(str(err)))
-        page.goto(f"{url}/lab/tree/{case}.ipynb?token={token}", timeout=90_000)
-        page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=90_000)
+        # ?reset: open only this notebook, whatever layout an earlier session left behind
+        page.goto(f"{url}/lab/tree/{case}.ipynb?reset&token={token}", timeout=90_000)
+        notebook = page.locator(".jp-NotebookPanel:visible .jp-Notebook")
+        notebook.locator(".jp-Cell").first.wait_for(timeout=90_000)
         page.wait_for_selector("text=Python 3 | Idle", timeout=90_000)  # the kernel is up
-        cells = page.locator(".jp-Notebook .jp-Cell")
+        cells = notebook.locator(".jp-Cell")
         cells.first.click()  # select the first cell, then run the cells one by one like a reader would
         page.keyboard.press("Escape")
         for _ in range(cells.count()):
             page.keyboard.press("Shift+Enter")
         try:
             for selector in selectors:
-                page.wait_for_selector(f".jp-OutputArea {selector}", timeout=120_000)
+                notebook.locator(f".jp-OutputArea {selector}").first.wait_for(timeout=120_000)
             page.wait_for_timeout(1500)  # let plotly finish drawing before the screenshot
         finally:
             page.screenshot(path=str(tmp_path / f"{case}.png"), full_page=True)
             print(f"screenshot: {tmp_path / f'{case}.png'}")
-        assert not page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr'] "
-                                ":text('Traceback')").count(), "a cell raised"
+        assert not notebook.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr'] "
+                                    ":text('Traceback')").count(), "a cell raised"
         browser.close()
     assert not errors, f"JavaScript errors: {errors}"
     assert (tmp_path / f"{case}.png").stat().st_size > 10_000
