@@ -62,9 +62,3 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     finally:
         if tmp_path.exists():
             tmp_path.unlink()
-
-
-def atomic_torch_save(obj, path: str | os.PathLike) -> None:
-    """``torch.save`` that never leaves a truncated checkpoint (temporary file, fsync, rename)."""
-    with atomic_path(path) as tmp:
-        torch.save(obj, tmp)
