@@ -15,9 +15,9 @@ AMAGO-2 is (two_hot, filtered_bc); the AMAGO-1-style baseline is (mse, max_q).
 
 Where we differ from the authors' code, and why:
 - Discrete actions: the critic scores *all* actions at once (one output block per action), so
-  V(s) = sum_a pi(a|s) Q(s, a) is exact instead of a 3-sample estimate, the TD target is the exact
-  sampled per discount factor from the target actor as in the paper but scored with one grouped
-  matmul per (action, gamma) pair, and no extra critic passes are needed.
+  V(s) = sum_a pi(a|s) Q(s, a) is exact instead of a 3-sample estimate and needs no extra critic
+  passes. The TD target's next action is sampled per discount factor from the target actor, as in the
+  paper, and scored with one grouped matmul per (action, gamma) pair.
   The critic loss needs Q(s, a_replay) only, so that part is computed for the replay action alone
   (rows grouped by action), which keeps the update ~4x cheaper than scoring every action with
   gradients. Continuous actions take the action as a critic input and use samples (K=3 for V).
@@ -36,7 +36,7 @@ import torch.nn.functional as F
 from gymnasium import spaces
 from torch import nn
 
-from .losses import filtered_bc_actor_loss, max_q_actor_loss, mse_critic_loss, two_hot_critic_loss
+from .losses import filtered_bc_actor_loss, masked_mean, max_q_actor_loss, mse_critic_loss, two_hot_critic_loss
 from .transformer import CausalTransformer
 from .twohot import TwoHot, symlog
 
@@ -415,17 +415,18 @@ class Agent(nn.Module):
         if self.discrete:
             probs = policy  # (N, G, A)
             log_prob_replay = torch.log(probs.gather(-1, actions.view(-1, 1, 1).expand(-1, G, 1))).squeeze(-1)
-            entropy = -(probs * probs.log()).sum(-1)
             with torch.no_grad():
+                entropy = -(probs * probs.log()).sum(-1)  # diagnostics only
                 q_all = self.values(self.critic.all_actions(hidden.detach())).mean(0).transpose(1, 2)  # (N, G, A)
                 q_replay = q_all.gather(-1, actions.view(-1, 1, 1).expand(-1, G, 1)).squeeze(-1)
                 v = (q_all * probs.detach()).sum(-1)  # exact V(s) = sum_a pi(a|s) Q(s, a)
-            q_policy = (q_all * probs).sum(-1)  # gradient only through pi (critic frozen for max_q)
+            # max-Q: the gradient flows only through pi (q_all is a constant: the critic stays frozen)
+            q_policy = (q_all * probs).sum(-1) if cfg.actor == "max_q" else None
         else:
             mean, std = policy
             log_prob_replay = tanh_gaussian_log_prob(mean, std, actions.unsqueeze(1).expand(-1, G, -1))
-            entropy = (torch.log(std) + 0.5 * math.log(2 * math.pi * math.e)).sum(-1)
             with torch.no_grad():
+                entropy = (torch.log(std) + 0.5 * math.log(2 * math.pi * math.e)).sum(-1)  # diagnostics only
                 samples = torch.tanh(mean.unsqueeze(0) + std.unsqueeze(0) * torch.randn(
                     cfg.num_policy_samples, *mean.shape, device=mean.device))  # (K, N, G, D)
                 v = torch.stack([self.values(self.critic.per_gamma_actions(s, a)).mean(0) for a in samples]).mean(0)
@@ -442,19 +443,16 @@ class Agent(nn.Module):
             actor_loss = max_q_actor_loss(q_policy.reshape(B, L, G), mask)
 
         total = actor_loss + cfg.critic_loss_weight * critic_loss
-        with torch.no_grad():
-            valid = mask.reshape(-1)
-            q_acting = q_replay[:, -1][valid]
-            stats = {
+        with torch.no_grad():  # diagnostics over real steps; the acting (last) gamma where one is shown
+            return {
                 "loss": total,
                 "critic_loss": critic_loss.detach(),
                 "actor_loss": actor_loss.detach(),
-                "q_mean": q_acting.mean() if valid.any() else torch.zeros(()),
-                "td_target_mean": td_target[:, -1][valid].mean() if valid.any() else torch.zeros(()),
-                "advantage_positive": (advantage[valid] > cfg.filter_threshold).float().mean() if valid.any() else torch.zeros(()),
-                "entropy": entropy[:, -1][valid].mean() if valid.any() else torch.zeros(()),
+                "q_mean": masked_mean(q_replay[:, -1].view(B, L), mask),
+                "td_target_mean": masked_mean(td_target[:, -1].view(B, L), mask),
+                "advantage_positive": masked_mean((advantage > cfg.filter_threshold).float().view(B, L, G), mask),
+                "entropy": masked_mean(entropy[:, -1].view(B, L), mask),
             }
-        return stats
 
     # -- acting --------------------------------------------------------------------------------
     def init_cache(self, num_envs: int, device=None):
