@@ -373,6 +373,7 @@ def train(config: TrainConfig, callbacks=()) -> History:
         if lead and (not history.evals or history.evals[-1]["update"] != state["update"]):
             run_eval()
         checkpoint_now()
+        distributed.barrier()  # leave together: tearing the group down while a peer still uses it aborts gloo
     finally:
         bar.close()
         envs.close()
