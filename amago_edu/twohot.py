@@ -129,7 +129,10 @@ class TwoHot(torch.nn.Module):
         convention), so it is *not* E[return] when the distribution is wide (Jensen).
         """
         self._check_last_dim("probs", probs)
-        return symexp(probs.float() @ self.bins)
+        # outside autocast: a bf16 matmul here keeps ~3 digits of the value, and advantages are
+        # differences of nearby values (their sign picks the actions filtered BC imitates)
+        with torch.autocast(probs.device.type, enabled=False):
+            return symexp(probs.float() @ self.bins)
 
     def decode(self, logits: torch.Tensor) -> torch.Tensor:
         """Value predicted by critic logits: (..., num_bins) -> (...) float32; softmax then

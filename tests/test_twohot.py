@@ -115,6 +115,16 @@ def test_decode_uniform_logits_and_shapes():
     assert twohot.encode(torch.randn(2, 3, 5)).shape == (2, 3, 5, 64)
 
 
+def test_decode_ignores_autocast():
+    # under bf16 autocast (the GPU default) a matmul would round the value to ~3 significant digits
+    twohot = TwoHot(num_bins=64, low=-1e5, high=1e5)
+    logits = torch.randn(50, 64, generator=torch.Generator().manual_seed(0))
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        inside = twohot.decode(logits)
+    assert inside.dtype == torch.float32
+    torch.testing.assert_close(inside, twohot.decode(logits), rtol=1e-6, atol=1e-6)
+
+
 def test_bf16_inputs_are_computed_in_float32():
     twohot = TwoHot()
     logits = torch.randn(4, 128)
