@@ -81,6 +81,9 @@ class TrainConfig(AgentConfig):
     """Write averaged training diagnostics every this many updates."""
     checkpoint_interval: int = 500
     """Save a checkpoint every this many updates (and at the end, and on Ctrl-C)."""
+    keep_checkpoints: bool = False
+    """Also keep every checkpoint as checkpoints/update_<N>.pt (``load_agent(..., update=N)`` reads one),
+    e.g. to compare runs of different speeds at the same number of updates."""
     run_dir: str = "runs/default"
     """Folder for config.json, metrics.jsonl/csv, checkpoints and the replay files."""
     resume: bool = False
@@ -228,11 +231,14 @@ PRESETS: dict[str, dict] = {
     "babyai_mt": dict(**_SMALL, env="babyai-mt", episodes_per_trial=2, env_kwargs={"max_steps": 64},
                       context_length=129, reward_multiplier=1000.0, total_updates=10**6, max_minutes=30.0,
                       eval_interval=1000, eval_trials=64),
-    # Return-scale ablation (A.3, H.5): three POPGym Easy games whose rewards are scaled x0.01, x1, x100.
+    # Return-scale ablation (A.3, H.5): two POPGym Easy games whose rewards are scaled x0.1 and x100 (the
+    # 1000x spread of the authors' "easy-rescaled"). The games must be told apart by their observations
+    # (RepeatFirst and RepeatPrevious cannot be), and the smallest task's per-step rewards must stay near a
+    # two-hot bin (x0.1 x 100 / 51 steps = 0.2, half a bin; x0.01 is 1/20 of a bin and no variant learns it).
     # Games with <= 4 actions: the two-hot critic scores every action, so its cost grows with max A.
-    "scale_ablation": dict(**_SMALL, env="popgym/RepeatFirstEasy,popgym/RepeatPreviousEasy,popgym/HigherLowerEasy",
-                           reward_scales=(0.01, 1.0, 100.0), episodes_per_trial=1, context_length=65,
-                           reward_multiplier=100.0, total_updates=2000, max_minutes=20.0, eval_interval=250,
+    "scale_ablation": dict(**_SMALL, env="popgym/HigherLowerEasy,popgym/RepeatPreviousEasy",
+                           reward_scales=(0.1, 100.0), episodes_per_trial=1, context_length=65,
+                           reward_multiplier=100.0, total_updates=4000, max_minutes=20.0, eval_interval=250,
                            eval_trials=48, lr=1e-3),
 }
 

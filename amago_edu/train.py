@@ -163,15 +163,30 @@ def _jsonable(value):
     return list(value) if isinstance(value, tuple) else value
 
 
-def load_agent(run_dir: str | Path, device: str | torch.device = "cpu") -> tuple[Agent, TrainConfig]:
-    """The agent of a run (weights of ``checkpoints/latest.pt``) in eval mode, and its config."""
+def kept_checkpoints(run_dir: str | Path) -> dict[int, Path]:
+    """``{update: path}`` of the checkpoints a run with ``keep_checkpoints`` kept, in update order."""
+    found = {int(p.stem.removeprefix("update_")): p for p in Path(run_dir).glob("checkpoints/update_*.pt")}
+    return dict(sorted(found.items()))
+
+
+def load_agent(run_dir: str | Path, device: str | torch.device = "cpu",
+               update: int | None = None) -> tuple[Agent, TrainConfig]:
+    """The agent of a run in eval mode, and its config: the weights of ``checkpoints/latest.pt``, or of
+    the checkpoint kept at ``update`` (runs with ``keep_checkpoints``)."""
     run_dir = Path(run_dir)
     config = TrainConfig.load(run_dir / "config.json")
+    path = run_dir / "checkpoints" / "latest.pt"
+    if update is not None:
+        kept = kept_checkpoints(run_dir)
+        if update not in kept:
+            raise ValueError(f"{run_dir} has no checkpoint at update {update}; kept: {list(kept) or 'none'} "
+                             "(train with keep_checkpoints=True to keep them)")
+        path = kept[update]
     env = make_env(env_spec(config), episodes_per_trial=config.episodes_per_trial,
                    reward_scales=config.reward_scales, **config.env_kwargs)
     agent = Agent(env.observation_space, env.action_space, config)
     env.close()
-    state = torch.load(run_dir / "checkpoints" / "latest.pt", map_location="cpu", weights_only=True)
+    state = torch.load(path, map_location="cpu", weights_only=True)
     agent.load_state_dict(state["agent"])
     return agent.to(resolve_device(device)).eval(), config
 
@@ -307,6 +322,11 @@ def train(config: TrainConfig, callbacks=()) -> History:
             save_checkpoint(checkpoint, agent, optimizer, scheduler, {**state, "env_steps": collector.env_steps,
                                                                       "wall_time": elapsed(),
                                                                       "agent_config": agent_config})
+            if config.keep_checkpoints:  # a second name for the same file; replaces one a resumed run rewrote
+                kept = checkpoint.with_name(f"update_{state['update']:07d}.pt")
+                with atomic_path(kept) as tmp:
+                    tmp.unlink()
+                    os.link(checkpoint, tmp)
 
     start = time.time()
     pending, skipped, bad_in_a_row = [], 0, 0

@@ -9,7 +9,7 @@ import torch
 from amago_edu.agent import Agent
 from amago_edu.config import TrainConfig
 from amago_edu.replay import TrajectoryStore
-from amago_edu.train import History, NonFiniteLossError, read_metrics_rows, train
+from amago_edu.train import History, NonFiniteLossError, kept_checkpoints, load_agent, read_metrics_rows, train
 
 # 20 updates, a row every 5, evaluations at 10 and 20, checkpoints at 10 and 20: a couple of seconds
 SMALL = dict(total_updates=20, log_interval=5, eval_interval=10, checkpoint_interval=10, eval_trials=4)
@@ -101,6 +101,25 @@ def test_resume_after_finished_run_extends_it(fast_run, tmp_path):
     history = train(small_config(run_dir, resume=True, total_updates=30))
     assert [r["update"] for r in history.train] == [5, 10, 15, 20, 25, 30]
     assert without_wall_time(history.rows[:6]) == without_wall_time(fast_run[1].rows)  # the first 20 updates kept
+
+
+def test_keep_checkpoints_keeps_every_snapshot(tmp_path):
+    run_dir = tmp_path / "run"
+    train(small_config(run_dir, keep_checkpoints=True))
+    kept = kept_checkpoints(run_dir)
+    assert list(kept) == [10, 20]  # the periodic ones; the final one (20) is the same snapshot
+    for update, path in kept.items():
+        assert torch.load(path, weights_only=True)["state"]["update"] == update
+    latest = torch.load(run_dir / "checkpoints" / "latest.pt", weights_only=True)["agent"]
+    at_10 = load_agent(run_dir, update=10)[0].state_dict()
+    at_20 = load_agent(run_dir, update=20)[0].state_dict()
+    assert all(torch.equal(at_20[k], latest[k]) for k in latest)
+    assert not all(torch.equal(at_10[k], latest[k]) for k in latest)  # ten updates moved the weights
+    with pytest.raises(ValueError, match=r"no checkpoint at update 15; kept: \[10, 20\]"):
+        load_agent(run_dir, update=15)
+    # a run without the option keeps only latest.pt
+    train(small_config(tmp_path / "plain"))
+    assert kept_checkpoints(tmp_path / "plain") == {}
 
 
 def test_bf16_autocast_on_cpu_gives_finite_losses(tmp_path, monkeypatch):
