@@ -1,7 +1,7 @@
 """Multi-task runs without task labels: train AMAGO-2 on ``popgym-mt`` and ``babyai-mt``, compare with random.
 
     OMP_NUM_THREADS=1 python benchmarks/multitask.py --sets popgym-mt babyai-mt --minutes 30
-    python benchmarks/multitask.py --sets popgym-mt --minutes 60 --device cuda --threads 0 --context-length 401
+    python benchmarks/multitask.py --sets popgym-mt --minutes 60 --device cuda --context-length 401
     python benchmarks/multitask.py --fast                       # a smoke test in well under a minute
 
 For each named set (presets ``popgym_mt`` and ``babyai_mt`` in ``amago_edu.config``): train for
@@ -15,7 +15,8 @@ The agent is never told which task it plays: the mixture pads every task to one 
 action space (method brief A.2, F.3, F.5), so the policy must infer the task from its context.
 
 Results also go to ``<out>/multitask_<set>.csv`` (one row per task and policy) and ``.json`` (command,
-versions, wall time). Run folders: ``<run-root>/<set>-seed<seed>``.
+versions, wall time, and the training-time evaluations per task as ``curves``). Run folders:
+``<run-root>/<set>-seed<seed>``.
 """
 
 from __future__ import annotations
@@ -140,6 +141,14 @@ def csv_rows(set_name: str, results: dict[str, dict[str, dict]]) -> list[dict]:
     return rows
 
 
+def eval_curves(evals: list[dict]) -> list[dict]:
+    """Training-time evaluations, per task: ``[{update, env_steps, tasks: {task: {trials, normalized_return,
+    attempt_return, attempt_success}}}]`` (``eval_trials`` over the whole mixture, so a few trials per task)."""
+    keep = ("trials", "normalized_return", "attempt_return", "attempt_success")
+    return [{"update": row["update"], "env_steps": row["env_steps"],
+             "tasks": {task: {k: s[k] for k in keep} for task, s in row["tasks"].items()}} for row in evals]
+
+
 def versions() -> dict:
     """Package versions and the machine, for the results file."""
     import importlib.metadata
@@ -189,7 +198,8 @@ def run_set(set_name: str, args) -> dict:
         writer.writerows(rows)
     record = {"command": shlex.join([sys.executable, *sys.argv]), "versions": versions(), "set": set_name,
               "config": config.to_dict(), "updates": final["update"], "env_steps": final["env_steps"],
-              "train_wall_s": round(train_s, 1), "total_wall_s": round(total_s, 1), "results": results}
+              "train_wall_s": round(train_s, 1), "total_wall_s": round(total_s, 1), "results": results,
+              "curves": eval_curves(history.evals)}
     stem.with_suffix(".json").write_text(json.dumps(record, indent=2) + "\n")
     print(f"\nwrote {stem}.csv and {stem}.json ({total_s:.0f} s)")
     return record

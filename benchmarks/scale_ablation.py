@@ -1,15 +1,16 @@
-"""Return-scale ablation: one mixture whose tasks' rewards differ by 10^4, four critic/actor losses.
+"""Return-scale ablation: one mixture whose tasks' rewards differ by 10^3, four critic/actor losses.
 
-    OMP_NUM_THREADS=1 python benchmarks/scale_ablation.py                  # 4 variants x 3 seeds x 2000 updates
-    python benchmarks/scale_ablation.py --seeds 0 1 2 3 4 --updates 10000 --device cuda --threads 0
-    python benchmarks/scale_ablation.py --games RepeatFirstEasy HigherLowerEasy --scales 0.01 100
+    OMP_NUM_THREADS=1 python benchmarks/scale_ablation.py --jobs 2          # 4 variants x 3 seeds x 4000 updates
+    python benchmarks/scale_ablation.py --games RepeatPreviousEasy --scales 0.01 --reward-multiplier 1000
+    python benchmarks/scale_ablation.py --seeds 0 1 2 3 4 --updates 10000 --device cuda --threads 1
     python benchmarks/scale_ablation.py --fast --out /tmp/ablation         # 2 variants, 1 seed, < 1 minute
 
-The mixture (preset ``scale_ablation``): POPGym Easy games, by default RepeatFirstEasy x0.01,
-RepeatPreviousEasy x1 and HigherLowerEasy x100, played without task labels (the agent tells them apart
-from its context). Every variant of the 2x2 of brief C.3 trains on the same backbone (the preset's
-sizes), the same seeds and the same budget: ``--updates`` gradient updates (so the same amount of data,
-as collection and updates alternate at a fixed ratio), with ``--minutes`` of wall time as a safety cap:
+The mixture (preset ``scale_ablation``): POPGym Easy games, by default HigherLowerEasy x0.1 and
+RepeatPreviousEasy x100, played without task labels (the agent tells them apart from what it sees: 13
+cards and 2 actions, or 4 suits and 4 actions). Every variant of the 2x2 of brief C.3 trains on the same
+backbone (the preset's sizes), the same seeds and the same budget, ``--updates`` gradient updates (so the
+same amount of data, as collection and updates alternate at a fixed ratio), with ``--minutes`` of wall
+time as a safety cap:
 
 | variant | critic | actor | |
 |---|---|---|---|
@@ -18,18 +19,20 @@ as collection and updates alternate at a fixed ratio), with ``--minutes`` of wal
 | mse+filtered_bc | MSE regression | filtered BC | |
 | mse+max_q | MSE regression | maximise Q | AMAGO-1-style (Dep/Dep) |
 
-After training, every task is evaluated separately (``--trials-per-task`` trials, held-out seeds), and so
-is a uniform random policy on the same games. The score is the **normalized return** = return / reward
-scale, i.e. the task's own POPGym return in [-1, 1], so the tasks can be compared. Expected (brief A.3,
-H.5): the scale-independent losses learn every task; the MSE critic and the max-Q actor favour the x100
-task and starve the x0.01 one.
+Runs keep a checkpoint every ``checkpoint_interval`` updates; every run is evaluated with its checkpoint at
+the largest update all runs reached (the budget itself, unless the cap stopped some), each task separately
+(``--trials-per-task`` trials, held-out seeds), and so is a uniform random policy on the same games. The
+score is the **normalized return** = return / reward scale, i.e. the task's own POPGym return in [-1, 1],
+so the tasks can be compared. Expected (brief A.3, H.5): the scale-independent losses learn every task;
+the MSE critic and the max-Q actor favour the x100 task and starve the x0.1 one. The two-hot critic is
+scale independent only above about one bin: with the POPGym multiplier (100) a x0.01 task's rewards are a
+20th of a bin and no variant learns it (notebook 07).
 
-Writes ``<out>/scale_ablation.csv`` (variant x task: mean and std over seeds) and
-``<out>/scale_ablation.json`` (exact command, versions, settings, per-run wall time, updates and results,
-total wall time), and prints the table. Cost on 2 busy CPU cores with one torch thread: about 3-7
-updates/s for the two-hot variants (the critic scores 64 bins x 7 discounts x every action) and 8-15
-for the MSE ones, so the default 12 runs take roughly 1 to 1.5 hours. On a GPU add ``--device cuda
---threads 0`` and raise ``--updates``.
+Writes ``<out>/scale_ablation.csv`` (variant x task: mean and std over seeds), ``<out>/scale_ablation.json``
+(exact command, versions, settings, per-run wall time, updates and results, total wall time) and
+``<out>/scale_ablation_curves.csv`` (every run's training-time evaluations, per task), and prints the table.
+``--jobs N`` trains N runs at a time in separate processes (one per core; on one GPU several processes are
+time-sliced, each slower: see the README).
 """
 
 from __future__ import annotations
@@ -38,9 +41,11 @@ import argparse
 import csv
 import json
 import math
+import multiprocessing
 import shlex
 import sys
 import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -50,8 +55,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # benchmarks/ is not a
 from multitask import FAST_OVERRIDES as MULTITASK_FAST_OVERRIDES  # noqa: E402
 from multitask import RandomPolicy, action_space, evaluate_tasks, versions  # noqa: E402
 
-from amago_edu.config import PRESETS, TrainConfig  # noqa: E402
-from amago_edu.train import load_agent, train  # noqa: E402
+from amago_edu.config import TrainConfig  # noqa: E402
+from amago_edu.metrics import History  # noqa: E402
+from amago_edu.train import kept_checkpoints, load_agent, train  # noqa: E402
 from amago_edu.utils import resolve_device  # noqa: E402
 
 VARIANTS = {
@@ -61,23 +67,27 @@ VARIANTS = {
     "mse+max_q": ("mse", "max_q"),  # AMAGO-1-style
 }
 FAST_VARIANTS = ["two_hot+filtered_bc", "mse+max_q"]
-DEFAULT_GAMES = [part.removeprefix("popgym/") for part in PRESETS["scale_ablation"]["env"].split(",")]
-DEFAULT_SCALES = list(PRESETS["scale_ablation"]["reward_scales"])
+PRESET = TrainConfig.preset("scale_ablation")
+DEFAULT_GAMES = [part.removeprefix("popgym/") for part in PRESET.env.split(",")]
+DEFAULT_SCALES = list(PRESET.reward_scales)
 ROOT = Path(__file__).resolve().parents[1]
 #: tiny settings for --fast (tests, notebook 07): seconds per run, learns nothing
 FAST_OVERRIDES = {**MULTITASK_FAST_OVERRIDES, "eval_trials": 3}
 CSV_COLUMNS = ["variant", "critic", "actor", "task", "reward_scale", "seeds", "normalized_return_mean",
                "normalized_return_std", "return_mean", "return_std"]
+CURVE_COLUMNS = ["variant", "seed", "update", "env_steps", "task", "trials", "normalized_return"]
 
 
-def variant_config(variant: str, games: list[str], scales: list[float], seed: int, run_dir: Path,
-                   minutes: float, updates: int, device: str, fast: bool, threads: int = 1) -> TrainConfig:
-    """The preset ``scale_ablation`` with this variant's losses, games, scales, seed and budget."""
+def variant_config(variant: str, seed: int, run_dir: Path, args) -> TrainConfig:
+    """The preset ``scale_ablation`` with this variant's losses and the command line's games, scales, reward
+    multiplier, bins, seed and budget."""
     critic, actor = VARIANTS[variant]
-    overrides = dict(critic=critic, actor=actor, env=",".join(f"popgym/{g}" for g in games),
-                     reward_scales=tuple(scales), seed=seed, run_dir=str(run_dir), overwrite=True, device=device,
-                     max_minutes=minutes, total_updates=updates or 10**9, num_threads=threads)
-    if fast:
+    overrides = dict(critic=critic, actor=actor, env=",".join(f"popgym/{g}" for g in args.games),
+                     reward_scales=tuple(args.scales), reward_multiplier=args.reward_multiplier,
+                     num_bins=args.num_bins, seed=seed, run_dir=str(run_dir), overwrite=True, device=args.device,
+                     max_minutes=args.minutes, total_updates=args.updates or 10**9, num_threads=args.threads,
+                     keep_checkpoints=True)
+    if args.fast:
         overrides.update(FAST_OVERRIDES)
     return TrainConfig.preset("scale_ablation", **overrides).validate()
 
@@ -127,34 +137,59 @@ def format_table(rows: list[dict]) -> str:
     return "\n".join([f"normalized return (return / scale, in [-1, 1]); mean +- std over {seeds} seeds"] + lines)
 
 
-def write_csv(rows: list[dict], path: Path) -> None:
+def curve_rows(runs: list[dict]) -> list[dict]:
+    """Each run's training-time evaluations (``eval_trials`` over the whole mixture, so a few per task):
+    one row per (variant, seed, update, task) with the normalized return, for learning curves."""
+    rows = []
+    for run in runs:
+        for row in History.load(run["run_dir"]).evals:
+            for task, s in row["tasks"].items():
+                rows.append({"variant": run["variant"], "seed": run["seed"], "update": row["update"],
+                             "env_steps": row["env_steps"], "task": task, "trials": s["trials"],
+                             "normalized_return": s["normalized_return"]})
+    return rows
+
+
+def write_csv(rows: list[dict], path: Path, columns: list[str] = CSV_COLUMNS) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=CSV_COLUMNS)
+        writer = csv.DictWriter(f, fieldnames=columns)
         writer.writeheader()
         writer.writerows(rows)
 
 
-def run_variant(variant: str, seed: int, args) -> dict:
-    """Train one (variant, seed), then evaluate each task separately from its final checkpoint."""
+def train_variant(variant: str, seed: int, args) -> dict:
+    """Train one (variant, seed), keeping a checkpoint every ``checkpoint_interval`` updates."""
     run_dir = Path(args.run_root) / f"{variant}-seed{seed}"
-    config = variant_config(variant, args.games, args.scales, seed, run_dir, args.minutes, args.updates,
-                            args.device, args.fast, args.threads)
+    config = variant_config(variant, seed, run_dir, args)
     start = time.time()
     history = train(config)
-    agent, _ = load_agent(run_dir, device=resolve_device(config.device))
-    tasks = evaluate_tasks(agent, config, args.trials_per_task, seed=9_000 + 10_000 * seed)
-    wall = time.time() - start
     final = history.final_eval
-    print(f"{variant} seed {seed}: {final['update']} updates, {final['env_steps']} env steps, {wall:.0f} s; "
-          + ", ".join(f"{t.removeprefix('popgym/')} {s['normalized_return']:+.2f}" for t, s in tasks.items()))
+    print(f"{variant} seed {seed}: trained {final['update']} updates, {final['env_steps']} env steps in "
+          f"{time.time() - start:.0f} s", flush=True)
     critic, actor = VARIANTS[variant]
-    return {"variant": variant, "critic": critic, "actor": actor, "seed": seed, "wall_s": round(wall, 1),
-            "updates": final["update"], "env_steps": final["env_steps"], "run_dir": str(run_dir),
-            # the --minutes cap ended it before --updates: its budget differs from the other runs'
-            "stopped_early": final["update"] < config.total_updates and config.total_updates < 10**9,
+    return {"variant": variant, "critic": critic, "actor": actor, "seed": seed, "train_s": round(time.time() - start, 1),
+            "updates": final["update"], "env_steps": final["env_steps"], "run_dir": str(run_dir)}
+
+
+def evaluate_variant(run: dict, update: int, args) -> dict:
+    """Evaluate each task separately with the run's checkpoint at ``update`` (the same for every run)."""
+    start = time.time()
+    agent, config = load_agent(run["run_dir"], device=resolve_device(args.device), update=update)
+    tasks = evaluate_tasks(agent, config, args.trials_per_task, seed=9_000 + 10_000 * run["seed"])
+    print(f"{run['variant']} seed {run['seed']} at update {update}: "
+          + ", ".join(f"{t.removeprefix('popgym/')} {s['normalized_return']:+.2f}" for t, s in tasks.items()), flush=True)
+    return {**run, "evaluated_at_update": update, "eval_s": round(time.time() - start, 1),
             "tasks": {t: {"reward_scale": _scale_of(t, args), "return": s["return"],
                           "normalized_return": s["normalized_return"], "trials": s["trials"]} for t, s in tasks.items()}}
+
+
+def common_update(runs: list[dict]) -> int:
+    """The largest update at which every run kept a checkpoint: all variants are compared there."""
+    common = set.intersection(*(set(kept_checkpoints(run["run_dir"])) for run in runs))
+    if not common:
+        raise RuntimeError("the runs share no kept checkpoint: raise --minutes or lower checkpoint_interval")
+    return max(common)
 
 
 def _scale_of(task: str, args) -> float:
@@ -164,8 +199,7 @@ def _scale_of(task: str, args) -> float:
 
 def random_baseline(seed: int, args) -> dict:
     """A uniform random policy through the same per-task evaluation (its own row, critic/actor "-")."""
-    config = variant_config(FAST_VARIANTS[0], args.games, args.scales, seed, Path(args.run_root) / "random",
-                            args.minutes, args.updates, args.device, args.fast)
+    config = variant_config(FAST_VARIANTS[0], seed, Path(args.run_root) / "random", args)
     tasks = evaluate_tasks(RandomPolicy(action_space(config), seed), config, args.trials_per_task,
                            seed=9_000 + 10_000 * seed)
     return {"variant": "random", "critic": "-", "actor": "-", "seed": seed,
@@ -182,17 +216,24 @@ def _json_safe(row: dict) -> dict:
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--updates", type=int, default=PRESETS["scale_ablation"]["total_updates"],
+    parser.add_argument("--updates", type=int, default=PRESET.total_updates,
                         help="gradient updates per run, the same for every variant (0 = no limit)")
-    parser.add_argument("--minutes", type=float, default=PRESETS["scale_ablation"]["max_minutes"],
+    parser.add_argument("--minutes", type=float, default=PRESET.max_minutes,
                         help="wall-clock cap per run (0 = none); a run it stops early is flagged in the output")
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
     parser.add_argument("--games", nargs="+", default=DEFAULT_GAMES, help="POPGym games (names without popgym/)")
     parser.add_argument("--scales", type=float, nargs="+", default=DEFAULT_SCALES, help="one reward scale per game")
+    parser.add_argument("--reward-multiplier", type=float, default=PRESET.reward_multiplier,
+                        help="rewards x this inside the losses, every task alike (the two-hot critic resolves "
+                             "values only to about one bin near 0: see notebook 07)")
+    parser.add_argument("--num-bins", type=int, default=PRESET.num_bins,
+                        help="two-hot critic bins over value_low..value_high")
     parser.add_argument("--trials-per-task", type=int, default=32, help="final evaluation trials of each task")
     parser.add_argument("--device", default="auto", help='"auto", "cpu" or "cuda"')
     parser.add_argument("--threads", type=int, default=1,
                         help="torch CPU threads (acting is many tiny ops: 1 is fastest on a busy CPU; 0 = torch's default)")
+    parser.add_argument("--jobs", type=int, default=1,
+                        help="runs trained at the same time, each in its own process (a GPU or many cores)")
     parser.add_argument("--out", default=str(ROOT / "data" / "results"), help="folder for the CSV and JSON")
     parser.add_argument("--run-root", default="runs/scale_ablation", help="folder for the run folders")
     parser.add_argument("--fast", action="store_true",
@@ -202,8 +243,8 @@ def parse_args(argv=None) -> argparse.Namespace:
         parser.error(f"--scales needs one number per game: {len(args.games)} games, {len(args.scales)} scales")
     if any(not (math.isfinite(s) and s > 0) for s in args.scales):
         parser.error(f"--scales must be finite positive numbers, got {args.scales}")
-    if args.minutes < 0 or args.updates < 0 or args.threads < 0 or args.trials_per_task < 1:
-        parser.error("--minutes, --updates and --threads must be >= 0 and --trials-per-task >= 1")
+    if args.minutes < 0 or args.updates < 0 or args.threads < 0 or args.trials_per_task < 1 or args.jobs < 1:
+        parser.error("--minutes, --updates and --threads must be >= 0, --trials-per-task and --jobs >= 1")
     if args.minutes == 0 and args.updates == 0 and not args.fast:
         parser.error("give a budget: --minutes > 0 or --updates > 0")
     if args.fast:
@@ -211,30 +252,42 @@ def parse_args(argv=None) -> argparse.Namespace:
     return args
 
 
+def _pool_map(fn, calls: list[tuple], jobs: int) -> list:
+    """``[fn(*call) for call in calls]``, in ``jobs`` worker processes when jobs > 1 (spawned, so CUDA works)."""
+    if jobs <= 1:
+        return [fn(*call) for call in calls]
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+        return list(pool.map(fn, *zip(*calls)))
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
     start = time.time()
-    print(f"torch {torch.__version__}, {args.threads or torch.get_num_threads()} threads; {len(args.variants)} variants x "
-          f"{len(args.seeds)} seeds; games {args.games} x scales {args.scales}")
-    runs = [run_variant(variant, seed, args) for variant in args.variants for seed in args.seeds]
-    baselines = [random_baseline(seed, args) for seed in args.seeds]
+    print(f"torch {torch.__version__}, {args.threads or torch.get_num_threads()} threads, {args.jobs} jobs; "
+          f"{len(args.variants)} variants x {len(args.seeds)} seeds; games {args.games} x scales {args.scales}")
+    trained = _pool_map(train_variant, [(v, s, args) for v in args.variants for s in args.seeds], args.jobs)
+    update = common_update(trained)
+    runs = _pool_map(evaluate_variant, [(run, update, args) for run in trained], args.jobs)
+    baselines = _pool_map(random_baseline, [(s, args) for s in args.seeds], args.jobs)
     rows = summarise(runs + baselines)
     total = time.time() - start
     out = Path(args.out)
     write_csv(rows, out / "scale_ablation.csv")
+    write_csv(curve_rows(runs), out / "scale_ablation_curves.csv", CURVE_COLUMNS)
     command = [sys.executable, *sys.argv] if argv is None else ["python", "benchmarks/scale_ablation.py", *argv]
     record = {"command": shlex.join(command), "cwd": str(Path.cwd()), "versions": versions(), "settings": vars(args),
               # the first run's full config; the others differ only in critic, actor, seed and run_dir
               "config": TrainConfig.load(Path(runs[0]["run_dir"]) / "config.json").to_dict(),
-              "runs": runs, "random": baselines, "table": [_json_safe(r) for r in rows],
-              "total_wall_s": round(total, 1)}
+              "evaluated_at_update": update, "runs": runs, "random": baselines,
+              "table": [_json_safe(r) for r in rows], "total_wall_s": round(total, 1)}
     (out / "scale_ablation.json").write_text(json.dumps(record, indent=2) + "\n")
     print("\n" + format_table(rows))
-    early = [f"{r['variant']} seed {r['seed']} ({r['updates']} updates)" for r in runs if r["stopped_early"]]
-    if early:
-        print(f"WARNING: the --minutes cap stopped {', '.join(early)} before --updates {args.updates}: "
-              "unequal budgets; rerun with a larger --minutes")
-    print(f"\nwrote {out / 'scale_ablation.csv'} and {out / 'scale_ablation.json'}; total wall time {total:.0f} s")
+    trained_to = sorted({r["updates"] for r in runs})
+    print(f"every run evaluated with its checkpoint at update {update}"
+          + (f" (runs trained {trained_to[0]}-{trained_to[-1]} updates: the --minutes cap stopped some "
+             "before --updates)" if trained_to != [update] else ""))
+    print(f"\nwrote {out / 'scale_ablation.csv'}, {out / 'scale_ablation.json'} and the training-time evaluations "
+          f"{out / 'scale_ablation_curves.csv'}; total wall time {total:.0f} s")
     return 0
 
 
