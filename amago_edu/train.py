@@ -325,8 +325,11 @@ def train(config: TrainConfig, callbacks=()) -> History:
             if config.keep_checkpoints:  # a second name for the same file; replaces one a resumed run rewrote
                 kept = checkpoint.with_name(f"update_{state['update']:07d}.pt")
                 with atomic_path(kept) as tmp:
-                    tmp.unlink()
-                    os.link(checkpoint, tmp)
+                    try:
+                        tmp.unlink()
+                        os.link(checkpoint, tmp)
+                    except OSError:  # a file system without hard links
+                        shutil.copyfile(checkpoint, tmp)
 
     start = time.time()
     pending, skipped, bad_in_a_row = [], 0, 0

@@ -8,7 +8,9 @@
 #     DEVICE=cpu benchmarks/all_at_once.sh 0.3 /tmp/aao    # a dry run of this script on a CPU
 #
 # Every process uses one torch CPU thread (the GPU does the maths; acting and the environments are
-# small serial work). Results: OUT_DIR/results (CSV/JSON as data/results), logs OUT_DIR/*.log,
+# small serial work). Measured on one H100 (data/results/h100, `all_at_once.sh 7 ...`): the 14 processes are
+# time-sliced on the GPU, and popgym-mt ran at about a fifth of its speed alone (6.0 updates/s among the 14,
+# 28.4 alone); the 12 ablation runs made 6.3 updates/s each. Several GPUs, or fewer runs at once, do better. Results: OUT_DIR/results (CSV/JSON as data/results), logs OUT_DIR/*.log,
 # GPU utilisation every 10 s in OUT_DIR/gpu_util.csv, run folders in OUT_DIR/runs.
 set -u
 minutes=${1:?training minutes per run}

@@ -163,12 +163,12 @@ def train_variant(variant: str, seed: int, args) -> dict:
     run_dir = Path(args.run_root) / f"{variant}-seed{seed}"
     config = variant_config(variant, seed, run_dir, args)
     start = time.time()
-    history = train(config)
-    final = history.final_eval
+    final = train(config).final_eval
+    train_s = time.time() - start
     print(f"{variant} seed {seed}: trained {final['update']} updates, {final['env_steps']} env steps in "
-          f"{time.time() - start:.0f} s", flush=True)
+          f"{train_s:.0f} s", flush=True)
     critic, actor = VARIANTS[variant]
-    return {"variant": variant, "critic": critic, "actor": actor, "seed": seed, "train_s": round(time.time() - start, 1),
+    return {"variant": variant, "critic": critic, "actor": actor, "seed": seed, "train_s": round(train_s, 1),
             "updates": final["update"], "env_steps": final["env_steps"], "run_dir": str(run_dir)}
 
 
@@ -180,8 +180,7 @@ def evaluate_variant(run: dict, update: int, args) -> dict:
     print(f"{run['variant']} seed {run['seed']} at update {update}: "
           + ", ".join(f"{t.removeprefix('popgym/')} {s['normalized_return']:+.2f}" for t, s in tasks.items()), flush=True)
     return {**run, "evaluated_at_update": update, "eval_s": round(time.time() - start, 1),
-            "tasks": {t: {"reward_scale": _scale_of(t, args), "return": s["return"],
-                          "normalized_return": s["normalized_return"], "trials": s["trials"]} for t, s in tasks.items()}}
+            "tasks": _task_results(tasks, args)}
 
 
 def common_update(runs: list[dict]) -> int:
@@ -192,9 +191,11 @@ def common_update(runs: list[dict]) -> int:
     return max(common)
 
 
-def _scale_of(task: str, args) -> float:
-    """The reward scale given to ``task`` ("popgym/<game>") on the command line."""
-    return float(args.scales[[f"popgym/{g}" for g in args.games].index(task)])
+def _task_results(tasks: dict[str, dict], args) -> dict[str, dict]:
+    """``evaluate_tasks``' summaries -> what the results keep per task, with the scale given on the command line."""
+    names = [f"popgym/{g}" for g in args.games]
+    return {t: {"reward_scale": float(args.scales[names.index(t)]), "return": s["return"],
+                "normalized_return": s["normalized_return"], "trials": s["trials"]} for t, s in tasks.items()}
 
 
 def random_baseline(seed: int, args) -> dict:
@@ -202,10 +203,7 @@ def random_baseline(seed: int, args) -> dict:
     config = variant_config(FAST_VARIANTS[0], seed, Path(args.run_root) / "random", args)
     tasks = evaluate_tasks(RandomPolicy(action_space(config), seed), config, args.trials_per_task,
                            seed=9_000 + 10_000 * seed)
-    return {"variant": "random", "critic": "-", "actor": "-", "seed": seed,
-            "tasks": {t: {"reward_scale": _scale_of(t, args), "return": s["return"],
-                          "normalized_return": s["normalized_return"], "trials": s["trials"]}
-                      for t, s in tasks.items()}}
+    return {"variant": "random", "critic": "-", "actor": "-", "seed": seed, "tasks": _task_results(tasks, args)}
 
 
 def _json_safe(row: dict) -> dict:
