@@ -13,6 +13,7 @@ from gymnasium.utils.env_checker import check_env
 from amago_edu.config import TrainConfig
 from amago_edu.envs import make_env
 from amago_edu.envs.babyai import EVAL_SEEDS, TRAIN_SEEDS
+from amago_edu.envs.popgym import POPGYM_MT
 from amago_edu.train import train
 from conftest import ROOT
 
@@ -160,6 +161,23 @@ def test_fast_ablation_writes_its_csv_and_json(tmp_path):
     # FAST: evaluations at update 4 only, every task of the mixture in each
     assert {(r["variant"], r["update"]) for r in curves} == {("two_hot+filtered_bc", "4"), ("mse+max_q", "4")}
     assert {r["task"] for r in curves} <= {"popgym/HigherLowerEasy", "popgym/RepeatPreviousEasy"}
+
+
+def test_fast_multitask_benchmark_writes_per_task_results_and_curves(tmp_path):
+    command = [sys.executable, str(ROOT / "benchmarks" / "multitask.py"), "--fast", "--sets", "popgym-mt",
+               "--out", str(tmp_path / "out"), "--run-root", str(tmp_path / "runs")]
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    games = [f"popgym/{g}" for g in POPGYM_MT]
+    with open(tmp_path / "out" / "multitask_popgym-mt.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert [(r["policy"], r["task"]) for r in rows] == [(p, g) for p in ("AMAGO-2", "random") for g in games]
+    record = json.loads((tmp_path / "out" / "multitask_popgym-mt.json").read_text())
+    assert record["updates"] == 4 and record["set"] == "popgym-mt"
+    assert record["curves"][-1]["update"] == 4  # FAST: one evaluation, at the end
+    assert set(record["curves"][-1]["tasks"]) <= set(games)
+    for task in games:
+        assert task in done.stdout  # one printed table per game
 
 
 def test_runs_are_compared_at_their_largest_common_checkpoint(tmp_path):
