@@ -199,6 +199,33 @@ def compare_runs(named_rows: Mapping[str, Iterable[Mapping]], metric: str = "ret
     return _layout(fig, title or f"{label}{where}", xaxis_title=X_LABELS[x], yaxis_title=label)
 
 
+def variant_curves(rows: Iterable[Mapping], metric: str = "normalized_return", title: str | None = None) -> go.Figure:
+    """Learning curves of several variants x seeds, one panel per task, one line per variant = the mean over
+    seeds at each update. ``rows``: flat ``{"variant", "seed", "update", "task", metric}`` dicts (CSV
+    strings are fine), e.g. ``benchmarks/scale_ablation.py``'s ``scale_ablation_curves.csv``."""
+    means: dict[str, dict[str, dict[int, list[float]]]] = {}  # task -> variant -> update -> values
+    for row in rows:
+        by_update = means.setdefault(row["task"], {}).setdefault(row["variant"], {})
+        by_update.setdefault(int(row["update"]), []).append(float(row[metric]))
+    if not means:
+        raise ValueError("rows is empty: nothing to plot")
+    tasks = list(means)
+    variants = list(dict.fromkeys(v for task in tasks for v in means[task]))
+    colors = sample_colorscale("Turbo", [i / max(1, len(variants) - 1) for i in range(len(variants))])
+    fig = make_subplots(rows=1, cols=len(tasks), shared_yaxes=True,
+                        subplot_titles=[t.removeprefix("popgym/") for t in tasks])
+    for col, task in enumerate(tasks, start=1):
+        for variant, color in zip(variants, colors):
+            by_update = means[task].get(variant, {})
+            updates = sorted(by_update)
+            fig.add_trace(go.Scatter(x=updates, y=[sum(by_update[u]) / len(by_update[u]) for u in updates],
+                                     mode="lines", name=variant, legendgroup=variant, showlegend=col == 1,
+                                     line=dict(color=color)), row=1, col=col)
+    fig.update_xaxes(title_text=X_LABELS["update"])
+    fig.update_yaxes(title_text=METRIC_LABELS.get(metric, metric), col=1)
+    return _layout(fig, title or f"{METRIC_LABELS.get(metric, metric)} during training (mean over seeds)")
+
+
 def _all_evals(named_rows: Mapping[str, Iterable[Mapping]]) -> list[Mapping]:
     return [row for rows in named_rows.values() for row in rows if row.get("kind") == "eval"]
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import plotly.graph_objects as go
 
 from amago_edu.metrics import read_metrics
-from amago_edu.plotting import learning_curve
+from amago_edu.plotting import learning_curve, variant_curves
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "data" / "figures"
@@ -72,6 +72,11 @@ def scale_ablation(path: Path) -> None:
     fig.update_layout(barmode="group", title="Return-scale ablation: normalised return per task (mean +- std over seeds)",
                       yaxis_title="return / reward scale", template="plotly_white")
     save_png(fig, OUT / "scale_ablation.png", width=1000)
+    curves = path.with_name(path.stem + "_curves.csv")
+    if curves.exists():
+        save_png(variant_curves(list(csv.DictReader(open(curves))), title="Return-scale ablation: normalised "
+                                "return per task during training (mean over seeds)"),
+                 OUT / "scale_ablation_curves.png", width=1000)
 
 
 def main() -> None:
