@@ -56,6 +56,7 @@ from multitask import FAST_OVERRIDES as MULTITASK_FAST_OVERRIDES  # noqa: E402
 from multitask import RandomPolicy, action_space, evaluate_tasks, versions  # noqa: E402
 
 from amago_edu.config import TrainConfig  # noqa: E402
+from amago_edu.envs.popgym import popgym_games  # noqa: E402
 from amago_edu.metrics import History  # noqa: E402
 from amago_edu.train import kept_checkpoints, load_agent, train  # noqa: E402
 from amago_edu.utils import resolve_device  # noqa: E402
@@ -217,7 +218,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--updates", type=int, default=PRESET.total_updates,
                         help="gradient updates per run, the same for every variant (0 = no limit)")
     parser.add_argument("--minutes", type=float, default=PRESET.max_minutes,
-                        help="wall-clock cap per run (0 = none); a run it stops early is flagged in the output")
+                        help="wall-clock cap per run (0 = none); if it stops some runs early, all runs are compared at "
+                             "the largest update every run reached")
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
     parser.add_argument("--games", nargs="+", default=DEFAULT_GAMES, help="POPGym games (names without popgym/)")
     parser.add_argument("--scales", type=float, nargs="+", default=DEFAULT_SCALES, help="one reward scale per game")
@@ -237,6 +239,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--fast", action="store_true",
                         help=f"tiny smoke test: variants {FAST_VARIANTS}, seed 0, tiny networks (< 1 minute)")
     args = parser.parse_args(argv)
+    unknown = [g for g in args.games if g not in popgym_games()]
+    if unknown:
+        parser.error(f"--games: unknown POPGym games {unknown}; e.g. {', '.join(sorted(popgym_games())[:4])}, ... "
+                     "(names without popgym/)")
     if len(args.scales) != len(args.games):
         parser.error(f"--scales needs one number per game: {len(args.games)} games, {len(args.scales)} scales")
     if any(not (math.isfinite(s) and s > 0) for s in args.scales):
@@ -247,6 +253,10 @@ def parse_args(argv=None) -> argparse.Namespace:
         parser.error("give a budget: --minutes > 0 or --updates > 0")
     if args.fast:
         args.variants, args.seeds, args.trials_per_task = FAST_VARIANTS, [0], 3
+    try:  # bad settings (--num-bins 1, --reward-multiplier 0, unknown games) fail here, not in a worker
+        variant_config(args.variants[0], args.seeds[0], Path(args.run_root) / "unused", args)
+    except ValueError as err:
+        parser.error(str(err))
     return args
 
 

@@ -180,6 +180,21 @@ def test_fast_multitask_benchmark_writes_per_task_results_and_curves(tmp_path):
         assert task in done.stdout  # one printed table per game
 
 
+@pytest.mark.parametrize("argv, message", [
+    (["--games", "Nope", "HigherLowerEasy"], "unknown POPGym games ['Nope']"),
+    (["--scales", "0.1"], "--scales needs one number per game: 2 games, 1 scales"),
+    (["--scales", "0.1", "-1"], "--scales must be finite positive numbers"),
+    (["--num-bins", "1"], "num_bins must be an integer >= 2, got 1"),
+    (["--reward-multiplier", "0"], "reward_multiplier must be a finite positive number"),
+    (["--jobs", "0"], "--trials-per-task and --jobs >= 1"),
+    (["--minutes", "0", "--updates", "0"], "give a budget"),
+])
+def test_ablation_command_line_names_bad_arguments(argv, message, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        scale_ablation.parse_args(argv)
+    assert exit_info.value.code == 2 and message in capsys.readouterr().err
+
+
 def test_runs_are_compared_at_their_largest_common_checkpoint(tmp_path):
     runs = []
     for name, updates in (("a", [500, 1000, 1500]), ("b", [500, 1000, 1200]), ("c", [500, 1000, 1500, 2000])):
