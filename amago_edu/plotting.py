@@ -199,6 +199,29 @@ def compare_runs(named_rows: Mapping[str, Iterable[Mapping]], metric: str = "ret
     return _layout(fig, title or f"{label}{where}", xaxis_title=X_LABELS[x], yaxis_title=label)
 
 
+def variant_bars(rows: Iterable[Mapping], title: str | None = None) -> go.Figure:
+    """Grouped bars: one group per task (labelled with its reward scale), one bar per variant, error bars = the
+    std over seeds (none where it is NaN or empty: one seed). ``rows``: ``{"variant", "task", "reward_scale",
+    "normalized_return_mean", "normalized_return_std"}`` dicts (CSV strings are fine), e.g. the rows of
+    ``benchmarks/scale_ablation.py``'s ``scale_ablation.csv``; a ``random`` variant is hatched."""
+    rows = list(rows)
+    if not rows:
+        raise ValueError("rows is empty: nothing to plot")
+    tasks = list(dict.fromkeys(r["task"] for r in rows))
+    scale = {r["task"]: float(r["reward_scale"]) for r in rows}
+    fig = go.Figure()
+    for variant in dict.fromkeys(r["variant"] for r in rows):
+        cells = {r["task"]: r for r in rows if r["variant"] == variant}
+        stds = [float(cells[t]["normalized_return_std"] or "nan") if t in cells else math.nan for t in tasks]
+        fig.add_trace(go.Bar(
+            name=variant, x=[f"{t.removeprefix('popgym/')} (x{scale[t]:g})" for t in tasks],
+            y=[float(cells[t]["normalized_return_mean"]) if t in cells else None for t in tasks],
+            error_y=dict(type="data", array=[0.0 if math.isnan(std) else std for std in stds]),
+            marker_pattern_shape="/" if variant == "random" else ""))
+    return _layout(fig, title or "normalized return per task (mean +- std over seeds)", barmode="group",
+                   yaxis_title="normalized return (return / scale)", yaxis_range=[-1, 1])
+
+
 def variant_curves(rows: Iterable[Mapping], metric: str = "normalized_return", title: str | None = None) -> go.Figure:
     """Learning curves of several variants x seeds, one panel per task, one line per variant = the mean over
     seeds at each update. ``rows``: flat ``{"variant", "seed", "update", "task", metric}`` dicts (CSV

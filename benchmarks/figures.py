@@ -18,7 +18,7 @@ from pathlib import Path
 import plotly.graph_objects as go
 
 from amago_edu.metrics import read_metrics
-from amago_edu.plotting import learning_curve, variant_curves
+from amago_edu.plotting import learning_curve, variant_bars, variant_curves
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "data" / "figures"
@@ -62,16 +62,8 @@ def frozen_lake(run: Path) -> None:
 
 
 def scale_ablation(path: Path) -> None:
-    rows = list(csv.DictReader(open(path)))
-    fig = go.Figure()
-    for variant in dict.fromkeys(r["variant"] for r in rows):
-        mine = [r for r in rows if r["variant"] == variant]
-        fig.add_bar(name=variant, x=[f"{r['task']} (x{float(r['reward_scale']):g})" for r in mine],
-                    y=[float(r["normalized_return_mean"]) for r in mine],
-                    error_y=dict(type="data", array=[float(r["normalized_return_std"] or 0) for r in mine]))
-    fig.update_layout(barmode="group", title="Return-scale ablation: normalised return per task (mean +- std over seeds)",
-                      yaxis_title="return / reward scale", template="plotly_white")
-    save_png(fig, OUT / "scale_ablation.png", width=1000)
+    save_png(variant_bars(list(csv.DictReader(open(path))), title="Return-scale ablation: normalised return per "
+                          "task (mean +- std over seeds)"), OUT / "scale_ablation.png", width=1000)
     curves = path.with_name(path.stem + "_curves.csv")
     if curves.exists():
         save_png(variant_curves(list(csv.DictReader(open(curves))), title="Return-scale ablation: normalised "

@@ -152,6 +152,23 @@ def test_variant_curves_mean_over_seeds_one_panel_per_task():
         plotting.variant_curves([])
 
 
+def test_variant_bars_one_bar_per_variant_labelled_with_the_scale():
+    rows = [{"variant": "a", "task": "popgym/X", "reward_scale": "0.1", "normalized_return_mean": "0.5",
+             "normalized_return_std": "0.25"},
+            {"variant": "a", "task": "popgym/Y", "reward_scale": "100.0", "normalized_return_mean": "-0.5",
+             "normalized_return_std": ""},  # one seed: the CSV leaves the std empty
+            {"variant": "random", "task": "popgym/X", "reward_scale": 0.1, "normalized_return_mean": 0.0,
+             "normalized_return_std": math.nan}]
+    fig = plotting.variant_bars(rows)
+    a, rand = fig.data
+    assert list(a.x) == ["X (x0.1)", "Y (x100)"] and list(a.y) == [0.5, -0.5]
+    assert list(a.error_y.array) == [0.25, 0.0] and a.marker.pattern.shape == ""
+    assert list(rand.y) == [0.0, None] and list(rand.error_y.array) == [0.0, 0.0]  # random never played Y
+    assert rand.marker.pattern.shape == "/" and fig.layout.barmode == "group"
+    with pytest.raises(ValueError, match="empty"):
+        plotting.variant_bars([])
+
+
 def test_summary_table_contains_the_numbers():
     table = summary_table(ROWS[3])
     lines = table.splitlines()
