@@ -194,7 +194,7 @@ def play_frozen_lake_trial(agent, config, seed: int, device) -> dict:
     cache = agent.init_cache(1, device)
     seen, paths, done = [], [[(0, 0)]], False
     while not done:
-        batch = {key: torch.as_tensor(value, device=device)[None] for key, value in obs.items()}  # (1, ...)
+        batch = {key: value[None] for key, value in obs_to_torch(obs, device).items()}  # (1, ...)
         step = torch.tensor([len(seen)], device=device)  # position = step within the trial
         action = int(agent.act(batch, step, cache, sample=config.eval_sample)[0])
         seen.append(obs)
