@@ -1,11 +1,11 @@
-"""On-disk trajectory store and the random-window sampler (method brief E.2).
+"""On-disk trajectory store and the random-window sampler (the authors' ``amago/loading.py``).
 
 Every finished trial (or chunk of one) is one ``.npz`` file. Files are written under a
 temporary ``.tmp-`` name and renamed, so a crash never leaves half a file; the oldest files
 are deleted beyond ``capacity`` (FIFO, as AMAGO's ``dset_max_size``). The sampler picks a
 uniformly random file and a uniformly random window of ``window`` transitions in it, pads on
 the right with zeros and returns *explicit* boolean masks instead of AMAGO's padding sentinel
-(brief I.2, "Padding sentinel").
+(the authors' ``amago/loading.py`` infers the mask from a padding value in the observations).
 
 A trajectory with T transitions is a dict of numpy arrays::
 
@@ -101,7 +101,7 @@ def validate_trajectory(traj: dict) -> dict:
 
 
 class TrajectoryStore:
-    """A FIFO folder of trajectory files with an in-memory cache (method brief E.2).
+    """A FIFO folder of trajectory files with an in-memory cache (as the authors' ``amago/loading.py``).
 
     File names are ``{unix_time_ns:020d}_{counter:06d}_{task}.npz``, so lexical order is age
     order and re-opening the folder (resume) recovers the FIFO order. ``.tmp-*`` files (writes
@@ -217,7 +217,7 @@ class TrajectoryStore:
 
 def sample_batch(store: TrajectoryStore, batch_size: int, window: int, rng: np.random.Generator,
                  trim: bool = False) -> dict:
-    """Sample B windows of L = ``window`` transitions (method brief E.2).
+    """Sample B windows of L = ``window`` transitions (as the authors' ``amago/loading.py``).
 
     Each row picks a uniformly random file, then a start uniform in [0, max(0, T - L)], and copies
     transitions start .. start+n-1 (n = min(L, T - start)) and observations start .. start+n,
@@ -229,7 +229,7 @@ def sample_batch(store: TrajectoryStore, batch_size: int, window: int, rng: np.r
         terminals  (B, L) bool
         time       (B, L+1) int64
         obs_mask   (B, L+1) bool   observation s_t exists
-        mask       (B, L) bool     transition t exists: a_t, r_t and s_{t+1} (brief I.2: "a_t exists")
+        mask       (B, L) bool     transition t exists: a_t, r_t and s_{t+1} (the action a_t exists)
         tasks      list[str] of length B
 
     The rng draws the B file indices first, then one start per row, so a seed fixes the batch.

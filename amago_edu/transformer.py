@@ -1,10 +1,10 @@
 """Causal Transformer over a trial, with a key/value cache for acting one step at a time.
 
-AMAGO (Grigsby et al. 2024, Sec. 3; method brief D.2) feeds one token per timestep of the
-whole trial (k episodes) to a causal Transformer; its output is the agent's memory. Training
-runs :meth:`CausalTransformer.forward` over sampled windows of at most ``context_length``
-steps; acting runs :meth:`CausalTransformer.step` in many environments at once and reuses
-the keys and values of earlier steps stored in a :class:`KVCache`.
+AMAGO (Grigsby et al. 2024, Sec. 3 and Fig. 2; the authors' ``amago/nets/transformer.py``)
+feeds one token per timestep of the whole trial (k episodes) to a causal Transformer; its output
+is the agent's memory. Training runs :meth:`CausalTransformer.forward` over sampled windows of at
+most ``context_length`` steps; acting runs :meth:`CausalTransformer.step` in many environments at
+once and reuses the keys and values of earlier steps stored in a :class:`KVCache`.
 
 What we kept from the authors: pre-LayerNorm blocks, a final LayerNorm, leaky-ReLU
 feed-forward, dropout on embeddings and feed-forward, position embeddings indexed by the
@@ -74,7 +74,7 @@ class Block(nn.Module):
         self.ln_attn = nn.LayerNorm(d_model)
         self.attn = CausalSelfAttention(d_model, n_heads, dropout)
         self.ln_ff = nn.LayerNorm(d_model)
-        # Leaky ReLU as in AMAGO (brief D.2).
+        # Leaky ReLU as in the authors' ``amago/nets/transformer.py``.
         self.ff = nn.Sequential(
             nn.Linear(d_model, d_ff), nn.LeakyReLU(), nn.Linear(d_ff, d_model), nn.Dropout(dropout)
         )
@@ -143,7 +143,9 @@ class KVCache:
 
 
 class CausalTransformer(nn.Module):
-    """AMAGO's trajectory encoder (Grigsby et al. 2024, Sec. 3; brief D.2): a causal pre-LN Transformer.
+    """AMAGO's trajectory encoder: a causal pre-LN Transformer.
+
+    Grigsby et al. 2024, Sec. 3 and App. A, Model Architectures; the authors' ``amago/nets/transformer.py``.
 
     Args:
         d_model: token width C; must be divisible by ``n_heads``.
@@ -176,7 +178,7 @@ class CausalTransformer(nn.Module):
         return sum(p.numel() for p in self.parameters())
 
     def _embed(self, x: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
-        # The position is the step within the trial, not within the window (brief D.2).
+        # The position is the step within the trial, not within the window, as in the authors' code.
         return self.embed_dropout(x + sinusoidal_embedding(positions, self.d_model).to(x.dtype))
 
     def _run_blocks(self, h: torch.Tensor):

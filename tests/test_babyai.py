@@ -1,4 +1,4 @@
-"""BabyAI inner environments (amago_edu/envs/babyai.py; method brief F.5)."""
+"""BabyAI inner environments (amago_edu/envs/babyai.py; paper App. B, BabyAI)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Trajectory store and window sampler (amago_edu/replay.py; method brief E.2)."""
+"""Trajectory store and window sampler (amago_edu/replay.py; the authors' amago/loading.py)."""
 
 from __future__ import annotations
 

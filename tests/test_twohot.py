@@ -1,4 +1,5 @@
-"""Exact tests of symlog / symexp and the two-hot encoding (numbers from the method brief, Sec. I.1)."""
+"""Exact tests of symlog / symexp and the two-hot encoding (numbers computed by hand from
+the paper's App. A, Value Classification Details, Eqs. 5-8)."""
 
 import math
 

@@ -1,4 +1,6 @@
-"""BabyAI levels as inner environments for multi-task meta-RL without task labels (method brief F.5).
+"""BabyAI levels as inner environments for multi-task meta-RL without task labels.
+
+Paper Sec. 4 (BabyAI) and App. B (BabyAI); after the authors' ``amago/envs/builtin/babyai.py``.
 
 Each level is one task. The agent is never told which level it is in: it sees the 7x7 partial grid,
 its direction and the mission text as word tokens (the instruction, which is part of the task),

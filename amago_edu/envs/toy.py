@@ -1,4 +1,5 @@
-"""Two small meta-RL / memory tasks that train on a CPU (method brief H.1 and H.3).
+"""Two small meta-RL / memory tasks that train on a CPU (the authors' ``amago/envs/builtin/toy_gym.py``
+and ``amago/envs/builtin/tmaze.py``).
 
 Both are *inner* envs: the :class:`~amago_edu.envs.trial.TrialWrapper` adds the previous action,
 previous reward, reset flag and progress, and strings k attempts into one trial.
@@ -13,7 +14,9 @@ from gymnasium.envs.toy_text.frozen_lake import generate_random_map
 
 
 class MetaFrozenLake(gym.Env):
-    """Meta-Frozen-Lake (brief H.1): a new random n x n FrozenLake map per trial, same map per attempt.
+    """Meta-Frozen-Lake: a new random n x n FrozenLake map per trial, same map per attempt.
+
+    After the authors' ``MetaFrozenLake`` (``amago/envs/builtin/toy_gym.py``).
 
     The agent starts at the top-left corner (x, y) = (0, 0); the goal is the bottom-right corner.
     Holes are invisible: the only way to learn the map is to fall in, remember, and do better on the
@@ -65,7 +68,9 @@ class MetaFrozenLake(gym.Env):
 
 
 class PassiveTMaze(gym.Env):
-    """Passive T-maze (brief H.3; Ni et al. 2023): recall one bit over ``corridor_length`` steps.
+    """Passive T-maze (Ni et al. 2023): recall one bit over ``corridor_length`` steps.
+
+    After the authors' ``TMazeAltPassive`` (``amago/envs/builtin/tmaze.py``).
 
     The goal side (+1 up / -1 down) is shown only in the first observation. The agent is then carried
     along a corridor of length H (one cell per step, whatever it does: the task is *passive*) and must

@@ -1,11 +1,12 @@
-"""The k-shot meta-RL trial: ``episodes_per_trial`` attempts at one task (method brief E.3).
+"""The k-shot meta-RL trial: ``episodes_per_trial`` attempts at one task (paper Sec. 2,
+Problem Setting).
 
 A *trial* is what the agent's Transformer sees as one sequence. Inside it the inner env is reset
 softly after every attempt ("episode"); the outer ``terminated`` fires only after the k-th attempt,
 so the hidden state (the Transformer's context) carries what was learned about the task from one
 attempt to the next. The observation gains the RL^2 inputs the timestep encoder needs (paper
-Sec. 3 / brief D.1): the previous action, the previous reward, a soft-reset flag and the trial
-progress (attempt index / k).
+Sec. 3 and Fig. 2; the authors' ``amago/nets/tstep_encoders.py``): the previous action, the
+previous reward, a soft-reset flag and the trial progress (attempt index / k).
 
 Observation (a ``gymnasium.spaces.Dict``)::
 
@@ -202,7 +203,8 @@ class TrialWrapper(gym.Wrapper):
         if "success" in inner_info:
             self._attempt_successes[attempt] = float(bool(inner_info["success"]))
         if attempt + 1 == self.episodes_per_trial:
-            # the end of the trial is a true terminal (no bootstrap), even after a time limit (brief I.2)
+            # the end of the trial is a true terminal (no bootstrap), even after a time limit,
+            # as in the authors' env wrappers
             self._needs_reset = True
             info["attempt_returns"] = self._attempt_returns.copy()
             info["attempt_successes"] = self._attempt_successes.copy()
