@@ -11,8 +11,8 @@ same dicts to its callbacks. Two kinds of rows (the loop's contract):
 
 The figure to look at for in-context meta-RL is :func:`attempt_plot`: the metric by attempt index
 within a trial. An agent that adapts in context improves from attempt 1 to attempt k without any
-weight update (the "success rate by episode" figure of the authors' Meta-FrozenLake example;
-method brief H.1 and A.1).
+weight update (the "success rate by episode" figure of the authors' Meta-FrozenLake example,
+``examples/00_meta_frozen_lake.py``; paper Sec. 2, Problem Setting).
 The loop itself never imports plotly: this module is only used by notebooks and scripts.
 """
 
@@ -89,7 +89,7 @@ def learning_curve(rows: Iterable[Mapping], metric: str = "return", x: str = "en
 
     ``per_task=True`` draws ``tasks[name][metric]`` (e.g. "return", "normalized_return",
     "success"), one line per task: without task labels in training, these are what show whether a
-    large-return task drowns the others out (the multi-task barrier; method brief A.2).
+    large-return task drowns the others out (the multi-task barrier; paper Sec. 3 and Fig. 3).
     """
     _check_choice("x", x, X_LABELS)
     evals = _eval_rows(rows)
@@ -120,6 +120,8 @@ def attempt_plot(rows_or_row: Mapping | Iterable[Mapping], metric: str = "succes
     the last evaluation. Given several eval rows: one line per evaluation, coloured from dark to
     bright by training progress (env steps), so in-context improvement appearing over training is
     visible as later lines sloping upward. ``per_task`` always uses the last evaluation.
+    With several evaluations the colour bar on the right says which line is which; the legend names
+    only the first and the last, and sits below the plot, clear of the colour bar.
     """
     _check_choice("metric", metric, ATTEMPT_METRICS)
     key = ATTEMPT_METRICS[metric]
@@ -145,7 +147,9 @@ def attempt_plot(rows_or_row: Mapping | Iterable[Mapping], metric: str = "succes
             marker = dict(color=[row["env_steps"]] * len(values), colorscale=PROGRESS_COLORSCALE, cmin=low,
                           cmax=high, showscale=i == len(evals) - 1, colorbar=dict(title="env steps"))
             fig.add_trace(go.Scatter(x=list(range(1, len(values) + 1)), y=values, mode="lines+markers",
-                                     name=f"env steps {row['env_steps']}", line=dict(color=colour), marker=marker))
+                                     name=f"env steps {row['env_steps']}", line=dict(color=colour), marker=marker,
+                                     showlegend=i in (0, len(evals) - 1)))
+        fig.update_layout(legend=dict(orientation="h", x=0.0, xanchor="left", y=-0.3, yanchor="top"))
     if all(math.isnan(y) for trace in fig.data for y in trace.y):
         warnings.warn(f"attempt_plot: every {key} value is missing (tasks without a success notion, e.g. "
                       "POPGym); use metric='return'", RuntimeWarning, stacklevel=2)
@@ -174,7 +178,7 @@ def loss_curves(rows: Iterable[Mapping]) -> go.Figure:
 
 def compare_runs(named_rows: Mapping[str, Iterable[Mapping]], metric: str = "return", x: str = "env_steps",
                  task: str | None = None, title: str | None = None) -> go.Figure:
-    """One eval curve per run, e.g. ``{"AMAGO-2": rows_a, "AMAGO-1": rows_b}`` (method brief C.3).
+    """One eval curve per run, e.g. ``{"AMAGO-2": rows_a, "AMAGO-1": rows_b}`` (paper Sec. 4).
 
     ``task`` picks ``tasks[task][metric]`` instead of the overall ``metric`` (runs without that
     task are skipped).

@@ -99,6 +99,16 @@ def test_attempt_plot_one_line_per_evaluation_coloured_by_progress():
     assert fig.layout.xaxis.title.text == "attempt within the trial"
 
 
+def test_attempt_plot_legend_stays_clear_of_the_colour_bar():
+    # many evaluations: the colour bar (right) identifies the lines; the legend names the first and last only,
+    # laid out horizontally below the plot instead of in the right margin where the colour bar is
+    rows = [eval_row(u, 100 * u, [0.1, 0.2, 0.3], [0.1, 0.2, 0.3], 1.0, 1.0) for u in range(1, 11)]
+    fig = attempt_plot(rows, metric="success")
+    assert [t.showlegend for t in fig.data] == [True] + [False] * 8 + [True]
+    assert fig.layout.legend.orientation == "h" and fig.layout.legend.yanchor == "top" and fig.layout.legend.y < 0
+    assert fig.data[-1].marker.showscale and fig.data[-1].marker.colorbar.x is None  # colour bar at its default
+
+
 def test_attempt_plot_single_row_last_only_and_per_task():
     fig = attempt_plot(ROWS[1], metric="return")
     assert len(fig.data) == 1 and fig.data[0].x == (1, 2, 3) and fig.data[0].y == (1.0, 2.0, 3.0)
