@@ -2,27 +2,36 @@
 
 One token per timestep (observation, previous action, previous reward, reset flag, trial progress)
 goes through one shared causal Transformer over the whole trial; small actor and critic heads read
-its output and both losses train it (AMAGO, Grigsby et al. 2024, Sec. 3; brief D.1-D.3).
+its output and both losses train it (AMAGO-2 Sec. 3, Transformers and RL via Supervised Learning;
+Fig. 2).
 
-Variants are switches, not copies (brief C.3):
+Variants are switches, not copies (Sec. 3; Eqs. 1-4):
 
-    critic = "two_hot"  classification over symlog bins, cross-entropy     (scale-independent)
-             "mse"      scalar regression                                   (scale-dependent)
-    actor  = "filtered_bc"  -1[A(s, a_replay) > thr] * log pi(a_replay | s)  (scale-independent)
-             "max_q"        -E_{a ~ pi}[Q(s, a)]                            (scale-dependent)
+    critic = "two_hot"  classification over symlog bins, cross-entropy (Eq. 3)   (scale-independent)
+             "popart"   scalar regression on PopArt-normalised targets (Eq. 1)   (the paper's Dep. critic)
+             "mse"      raw scalar regression, no normalisation (Eq. 1)          (bare scale dependence)
+    actor  = "filtered_bc"  -1[A(s, a_replay) > thr] * log pi(a_replay | s) (Eq. 4)  (scale-independent)
+             "max_q"        -E_{a ~ pi}[Q(s, a)] (Eq. 2; divided by sigma under PopArt) (scale-dependent)
 
-AMAGO-2 is (two_hot, filtered_bc); the AMAGO-1-style baseline is (mse, max_q).
+AMAGO-2 is (two_hot, filtered_bc); the paper's Dep./Dep. baseline is (popart, max_q); (mse, max_q)
+is kept as a teaching variant that shows the raw scale dependence without any normalisation.
+
+V(s) in the filtered-BC advantage (``state_value``): the authors' agent (``MultiTaskAgent`` in
+``amago/agent.py``) averages Q over K = 3 actions sampled from the policy, so the critic's cost does
+not grow with the number of actions. For discrete actions this package can also take the exact sum
+V(s) = sum_a pi(a|s) Q(s, a), which scores every action; "auto" uses the exact sum for at most
+``EXACT_VALUE_MAX_ACTIONS`` actions (cheap, and free of sampling noise) and samples above it.
 
 Where we differ from the authors' code, and why:
-- Discrete actions: the critic scores *all* actions at once (one output block per action), so
-  V(s) = sum_a pi(a|s) Q(s, a) is exact instead of a 3-sample estimate and needs no extra critic
-  passes. The TD target's next action is sampled per discount factor from the target actor, as in the
-  paper, and scored with one grouped matmul per (action, gamma) pair.
-  The critic loss needs Q(s, a_replay) only, so that part is computed for the replay action alone
-  (rows grouped by action), which keeps the update ~4x cheaper than scoring every action with
-  gradients. Continuous actions take the action as a critic input and use samples (K=3 for V).
+- Discrete critic: one output block per action (the action picks a block instead of being an input),
+  and rows are grouped by action so Q(s, a) for one action per row costs one action's outputs.
 - The discount factor picks an output block of the critic (multi-head) instead of being an input.
-- No PopArt for the "mse" critic: the baseline is meant to show the raw scale dependence.
+- The max-Q actor term for discrete actions uses the exact sum over actions (as the authors' ``Agent``).
+
+Invalid actions of a multi-task mixture (``amago_edu.envs.multitask``): with ``invalid_actions="mask"``
+the observation carries ``action_mask`` (the current game's valid actions). It is never an input of
+the network (no task label reaches the Transformer); it only masks the policy's distribution when
+acting, in the BC log-likelihood, in V(s) and in the TD target's next action.
 """
 
 from __future__ import annotations
@@ -35,13 +44,20 @@ import torch
 import torch.nn.functional as F
 from gymnasium import spaces
 from torch import nn
+from torch.autograd.profiler import record_function
 
 from .losses import filtered_bc_actor_loss, masked_mean, max_q_actor_loss, mse_critic_loss, two_hot_critic_loss
+from .popart import PopArt
 from .transformer import CausalTransformer
 from .twohot import TwoHot, symlog
 
-CRITICS = ("two_hot", "mse")
+CRITICS = ("two_hot", "popart", "mse")
 ACTORS = ("filtered_bc", "max_q")
+STATE_VALUES = ("auto", "exact", "sampled")
+#: "auto" takes the exact V(s) = sum_a pi(a|s) Q(s, a) up to this many discrete actions, samples above
+EXACT_VALUE_MAX_ACTIONS = 4
+#: observation key of the valid-action mask (never a network input)
+ACTION_MASK_KEY = "action_mask"
 
 
 @dataclass
@@ -49,7 +65,8 @@ class AgentConfig:
     """Settings of the agent (network sizes and loss). Defaults: AMAGO-2 at a CPU-friendly size."""
 
     critic: str = "two_hot"
-    """Critic loss: "two_hot" (AMAGO-2, classification) or "mse" (AMAGO-1-style regression)."""
+    """Critic loss: "two_hot" (AMAGO-2, classification), "popart" (the paper's Dep. critic: regression on
+    PopArt-normalised targets) or "mse" (raw regression, the bare scale dependence)."""
     actor: str = "filtered_bc"
     """Actor loss: "filtered_bc" (AMAGO-2, imitate replay actions with A > threshold) or "max_q"."""
     d_model: int = 128
@@ -87,7 +104,11 @@ class AgentConfig:
     filter_threshold: float = 0.0
     """Filtered BC imitates replay actions with advantage > this (paper runs often used -1e-4)."""
     num_policy_samples: int = 3
-    """Continuous actions only: policy samples for V(s) in the advantage (K in the paper)."""
+    """K: actions sampled from the policy for V(s) = mean_k Q(s, a_k) in the advantage (authors' code: 3)."""
+    state_value: str = "auto"
+    """Discrete V(s) in the filtered-BC advantage: "sampled" (mean Q of num_policy_samples policy samples,
+    the authors' way; cost independent of the action count), "exact" (sum_a pi(a|s) Q(s, a), scores every
+    action) or "auto" (exact up to 4 actions, sampled above). Continuous actions always sample."""
 
     def validate(self) -> None:
         """Raise ValueError naming the field for any invalid setting."""
@@ -95,6 +116,8 @@ class AgentConfig:
             raise ValueError(f"critic must be one of {CRITICS}, got {self.critic!r}")
         if self.actor not in ACTORS:
             raise ValueError(f"actor must be one of {ACTORS}, got {self.actor!r}")
+        if self.state_value not in STATE_VALUES:
+            raise ValueError(f"state_value must be one of {STATE_VALUES}, got {self.state_value!r}")
         for name in ("d_model", "n_layers", "n_heads", "tstep_hidden", "head_hidden", "num_bins",
                      "num_critics_td", "num_policy_samples"):
             value = getattr(self, name)
@@ -143,7 +166,8 @@ class TimestepEncoder(nn.Module):
         super().__init__()
         if not isinstance(obs_space, spaces.Dict):
             raise ValueError(f"the agent needs a Dict observation space (see amago_edu.envs), got {obs_space}")
-        self.flat_keys = sorted(k for k in obs_space.spaces if k not in ("image", "mission"))
+        # the valid-action mask is never an input: it would tell the network which game it plays
+        self.flat_keys = sorted(k for k in obs_space.spaces if k not in ("image", "mission", ACTION_MASK_KEY))
         for key in self.flat_keys:
             if not isinstance(obs_space[key], spaces.Box):
                 raise ValueError(f"observation key {key!r} must be a Box space, got {obs_space[key]}")
@@ -237,30 +261,40 @@ class CriticEnsemble(nn.Module):
             return self.out(hidden).view(C, N, self.G, self.K)
         return self._grouped(hidden, actions, block=self.G * self.K).view(C, N, self.G, self.K)
 
-    def chosen_action_per_gamma(self, hidden: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
-        """Discrete: gamma g read with its own action a_g; (C, N, h), actions (N, G) -> (C, N, G, K)."""
+    def chosen_action_per_gamma(self, hidden: torch.Tensor, actions: torch.Tensor, reduce=None) -> torch.Tensor:
+        """Discrete: gamma g read with its own action a_g; (C, N, h), actions (N, G) -> (C, N, G, K),
+        or M actions per gamma, (N, M, G) -> (C, N, M, G, K). Costs M x G output blocks per row, not A x G.
+
+        ``reduce(outputs (C, R, K), gamma) -> (C, R)`` (e.g. the two-hot decode) is applied to each group
+        before the rows are put back in order, so only the reduced values are moved: -> (C, N, [M,] G).
+        """
         C, N, _ = hidden.shape
-        source = torch.arange(N, device=actions.device).repeat_interleave(self.G)  # (N*G,): row n of each (n, g)
-        gamma = torch.arange(self.G, device=actions.device).repeat(N)
+        per_row = actions[0].numel()  # M * G
+        source = torch.arange(N, device=actions.device).repeat_interleave(per_row)  # hidden row of each output
+        gamma = torch.arange(self.G, device=actions.device).repeat(N * per_row // self.G)
         keys = actions.reshape(-1) * self.G + gamma  # output block of (a, g) pairs, K numbers each
-        return self._grouped(hidden, keys, block=self.K, source=source).view(C, N, self.G, self.K)
+        group_reduce = None if reduce is None else (lambda out, key: reduce(out, key % self.G))
+        out = self._grouped(hidden, keys, block=self.K, source=source, reduce=group_reduce)
+        return out.view(C, *actions.shape) if reduce is not None else out.view(C, *actions.shape, self.K)
 
     def _grouped(self, hidden: torch.Tensor, keys: torch.Tensor, block: int,
-                 source: torch.Tensor | None = None) -> torch.Tensor:
+                 source: torch.Tensor | None = None, reduce=None) -> torch.Tensor:
         """Output r reads hidden row ``source[r]`` (default r) and output columns
-        [keys[r] * block, (keys[r] + 1) * block); (C, N, h) -> (C, R, block) with R = len(keys)."""
+        [keys[r] * block, (keys[r] + 1) * block); (C, N, h) -> (C, R, block) with R = len(keys), or
+        (C, R) with ``reduce(group outputs (C, rows, block), key) -> (C, rows)``."""
         order = torch.argsort(keys)
         counts = torch.bincount(keys, minlength=self.out.weight.shape[-1] // block).tolist()
         weight, bias = self.out.weight, self.out.bias
         chunks = []
         rows_in_order = order if source is None else source[order]
-        for key, rows in enumerate(hidden.index_select(1, rows_in_order).split(counts, dim=1)):
+        for key, rows in enumerate(hidden[:, rows_in_order].split(counts, dim=1)):  # one gather, then views
             if rows.shape[1]:
                 cols = slice(key * block, (key + 1) * block)
-                chunks.append(torch.baddbmm(bias[:, :, cols], rows, weight[:, :, cols]))
+                out = torch.baddbmm(bias[:, :, cols], rows, weight[:, :, cols])
+                chunks.append(out if reduce is None else reduce(out, key))
         inverse = torch.empty_like(order)
         inverse[order] = torch.arange(len(order), device=order.device)
-        return torch.cat(chunks, dim=1).index_select(1, inverse)
+        return torch.cat(chunks, dim=1)[:, inverse]
 
     def per_gamma_actions(self, state: torch.Tensor, actions: torch.Tensor, detach_params: bool = False) -> torch.Tensor:
         """Continuous: Q_g(s, a_g), each gamma read with its own action; state (N, d), actions (N, G, D)
@@ -281,8 +315,9 @@ class CriticEnsemble(nn.Module):
 class Actor(nn.Module):
     """MLP -> one action distribution per discount factor.
 
-    Discrete: probabilities clamped to [0.001, 0.99] and renormalised (brief D.3) so log pi of replay
-    actions stays bounded. Continuous: tanh-Gaussian with log std in [-5, 2].
+    Discrete: probabilities clamped to [0.001, 0.99] and renormalised (as the authors' discrete actor
+    in ``amago/nets/policy_dists.py``) so log pi of replay actions stays bounded; an ``action_mask``
+    gives invalid actions probability exactly 0. Continuous: tanh-Gaussian with log std in [-5, 2].
     """
 
     def __init__(self, state_dim: int, action_space: spaces.Space, hidden: int, num_gammas: int):
@@ -294,11 +329,17 @@ class Actor(nn.Module):
         self.net = nn.Sequential(nn.Linear(state_dim, hidden), nn.LeakyReLU(), nn.Linear(hidden, hidden),
                                  nn.LeakyReLU(), nn.Linear(hidden, out))
 
-    def forward(self, state: torch.Tensor):
-        """state (..., d) -> discrete probs (..., G, A), or continuous (mean, std) each (..., G, D)."""
+    def forward(self, state: torch.Tensor, action_mask: torch.Tensor | None = None):
+        """state (..., d) [, discrete action_mask (..., A) bool, True = valid] -> discrete probs (..., G, A),
+        or continuous (mean, std) each (..., G, D)."""
         out = self.net(state).float().unflatten(-1, (self.G, -1))
         if self.discrete:
-            probs = F.softmax(out, dim=-1).clamp(0.001, 0.99)
+            if action_mask is None:
+                probs = F.softmax(out, dim=-1).clamp(0.001, 0.99)
+                return probs / probs.sum(-1, keepdim=True)
+            valid = action_mask.bool().unsqueeze(-2)  # (..., 1, A): the same for every gamma head
+            probs = F.softmax(out.masked_fill(~valid, float("-inf")), dim=-1).clamp(0.001, 0.99)
+            probs = torch.where(valid, probs, torch.zeros((), device=probs.device))
             return probs / probs.sum(-1, keepdim=True)
         mean, log_std = out.chunk(2, dim=-1)
         log_std = -5.0 + 3.5 * (torch.tanh(log_std) + 1.0)
@@ -320,7 +361,7 @@ class Agent(nn.Module):
     """Timestep encoder + causal Transformer + actor + critic ensemble, with target heads.
 
     The sequence model is shared and trained by both losses; only the actor and critic heads have
-    Polyak-averaged target copies (brief B.4). TD targets use the *online* (detached) Transformer
+    Polyak-averaged target copies (as in the authors' ``amago/agent.py``). TD targets use the *online* (detached) Transformer
     output of the next step from the same forward pass.
     """
 
@@ -345,7 +386,17 @@ class Agent(nn.Module):
         self.target_actor = copy.deepcopy(self.actor).requires_grad_(False)
         self.target_critic = copy.deepcopy(self.critic).requires_grad_(False)
         self.twohot = TwoHot(config.num_bins, config.value_low, config.value_high)
+        self.popart = PopArt(len(config.gammas)) if config.critic == "popart" else None
         self.register_buffer("gammas", torch.tensor(config.gammas, dtype=torch.float32), persistent=False)
+        # the critic's output columns are laid out (action, gamma, K): the gamma of each column (PopArt rescale)
+        self.register_buffer("_gamma_of_output", torch.arange(self.critic.blocks * len(config.gammas))
+                             .remainder(len(config.gammas)), persistent=False)
+        if self.discrete and config.state_value == "exact":
+            self.exact_state_value = True
+        elif self.discrete and config.state_value == "auto":
+            self.exact_state_value = self.actor.A <= EXACT_VALUE_MAX_ACTIONS
+        else:
+            self.exact_state_value = False
 
     # -- helpers -------------------------------------------------------------------------------
     def trainable_parameters(self):
@@ -354,13 +405,49 @@ class Agent(nn.Module):
 
     @torch.no_grad()
     def update_targets(self) -> None:
-        """theta_target <- (1 - tau) * theta_target + tau * theta (brief B.4)."""
+        """theta_target <- (1 - tau) * theta_target + tau * theta (App. A, Table 1: tau = 0.003)."""
         for online, target in ((self.actor, self.target_actor), (self.critic, self.target_critic)):
             torch._foreach_lerp_(list(target.parameters()), list(online.parameters()), self.config.tau)
 
     def values(self, outputs: torch.Tensor) -> torch.Tensor:
-        """Critic outputs (..., K) -> scalar values (...): two-hot decode, or squeeze for mse."""
-        return self.twohot.decode(outputs) if self.config.critic == "two_hot" else outputs.squeeze(-1).float()
+        """Critic outputs (..., G, K) -> scalar values (..., G): two-hot decode, PopArt denormalisation
+        (sigma_g * x + mu_g), or a plain squeeze for mse."""
+        if self.config.critic == "two_hot":
+            return self.twohot.decode(outputs)
+        values = outputs.squeeze(-1).float()
+        return self.popart.denormalize(values) if self.popart is not None else values
+
+    def values_of_gamma(self, outputs: torch.Tensor, gamma: int) -> torch.Tensor:
+        """Critic outputs (..., K) of discount factor ``gamma`` (an index) -> values (...)."""
+        if self.config.critic == "two_hot":
+            return self.twohot.decode(outputs)
+        values = outputs.squeeze(-1).float()
+        if self.popart is None:
+            return values
+        return values * self.popart.sigma[gamma] + self.popart.mean[gamma]
+
+    def state_values(self, hidden: torch.Tensor, probs: torch.Tensor) -> torch.Tensor:
+        """Discrete V(s): critic hidden (C, N, h), policy probs (N, G, A) -> (N, G), without gradient.
+
+        Exact: sum_a pi(a|s) Q(s, a) (scores all A actions). Sampled: mean over K = num_policy_samples
+        actions a_k ~ pi_g(.|s) of Q(s, a_k), averaged over the critics (the authors' estimate; K x G
+        output blocks per row whatever A is). Both have the same expectation.
+        """
+        with torch.no_grad():
+            if self.exact_state_value:
+                q_all = self.values(self.critic.all_actions(hidden)).mean(0)  # (N, A, G)
+                return (q_all.transpose(1, 2) * probs).sum(-1)
+            N, G, A = probs.shape
+            K = self.config.num_policy_samples
+            samples = torch.multinomial(probs.reshape(N * G, A), K, replacement=True)  # (N*G, K)
+            samples = samples.view(N, G, K).transpose(1, 2)  # (N, K, G)
+            q = self.critic.chosen_action_per_gamma(hidden, samples, reduce=self.values_of_gamma)  # (C, N, K, G)
+            return q.mean((0, 2))
+
+    def action_mask(self, obs: dict[str, torch.Tensor]) -> torch.Tensor | None:
+        """The valid-action mask of the observations, (..., A) bool, or None when the env has none."""
+        mask = obs.get(ACTION_MASK_KEY)
+        return None if mask is None else mask > 0.5
 
     def sequence(self, obs: dict[str, torch.Tensor], time: torch.Tensor) -> torch.Tensor:
         """obs (B, T, ...), time (B, T) -> Transformer states (B, T, d_model)."""
@@ -375,21 +462,25 @@ class Agent(nn.Module):
         Returns {"loss": scalar to minimise, plus detached diagnostics}.
         """
         cfg, C, G = self.config, self.config.num_critics, len(self.config.gammas)
-        states = self.sequence(batch["obs"], batch["time"])  # (B, L+1, d)
+        with record_function("sequence_model"):  # named scopes: benchmarks/update_speed.py splits the cost
+            states = self.sequence(batch["obs"], batch["time"])  # (B, L+1, d)
         B, L = batch["rewards"].shape
         s = states[:, :-1].reshape(B * L, -1)  # (N, d) state at t, with gradient
         s_next = states[:, 1:].reshape(B * L, -1).detach()  # (N, d) state at t+1, no target encoder
         mask = batch["mask"]
         actions = batch["actions"].reshape(B * L, *batch["actions"].shape[2:])
         gammas = self.gammas.view(1, G)
+        valid_actions = self.action_mask(batch["obs"])  # (B, L+1, A) bool or None
+        mask_now = None if valid_actions is None else valid_actions[:, :-1].reshape(B * L, -1)
+        mask_next = None if valid_actions is None else valid_actions[:, 1:].reshape(B * L, -1)
 
         # ALGO LOGIC: TD target  y = R_mult * r + gamma * (1 - done) * mean(random pair of target critics)
-        with torch.no_grad():
-            target_policy = self.target_actor(s_next)
+        with torch.no_grad(), record_function("td_target"):
+            target_policy = self.target_actor(s_next, mask_next) if self.discrete else self.target_actor(s_next)
             if self.discrete:  # a'_g ~ pi'_g(.|s'), one sample per gamma head, as in the paper
                 a_next = torch.multinomial(target_policy.reshape(-1, self.actor.A), 1).view(B * L, G)
                 hidden_next = self.target_critic.hidden(s_next)
-                q_next = self.values(self.target_critic.chosen_action_per_gamma(hidden_next, a_next))  # (C, N, G)
+                q_next = self.target_critic.chosen_action_per_gamma(hidden_next, a_next, reduce=self.values_of_gamma)  # (C, N, G)
             else:
                 mean, std = target_policy
                 a_next = torch.tanh(mean + std * torch.randn_like(mean))  # (N, G, D): one sample per gamma
@@ -399,48 +490,60 @@ class Agent(nn.Module):
             rewards = batch["rewards"].reshape(B * L, 1).float()
             not_done = 1.0 - batch["terminals"].reshape(B * L, 1).float()
             td_target = cfg.reward_multiplier * rewards + gammas * not_done * q_next  # (N, G)
+            if self.popart is not None and self.training:
+                # move mu, sigma toward this batch's targets; both output layers keep their outputs
+                self.popart.update(td_target, mask.reshape(-1), layers=[
+                    (head.out.weight, head.out.bias, self._gamma_of_output) for head in (self.critic, self.target_critic)])
 
         # ALGO LOGIC: critic loss on Q(s_t, a_replay) for every critic and gamma
-        hidden = self.critic.hidden(s, None if self.discrete else actions)  # (C, N, h)
-        q_out = self.critic.chosen_action(hidden, actions if self.discrete else None)  # (C, N, G, K)
-        q_out = q_out.permute(1, 0, 2, 3).reshape(B, L, C, G, -1)
-        targets = td_target.reshape(B, L, 1, G).expand(B, L, C, G)
-        if cfg.critic == "two_hot":
-            critic_loss = two_hot_critic_loss(q_out.float(), targets, self.twohot, mask)
-        else:
-            critic_loss = mse_critic_loss(q_out.squeeze(-1).float(), targets, mask)
+        with record_function("critic_loss"):
+            hidden = self.critic.hidden(s, None if self.discrete else actions)  # (C, N, h)
+            q_out = self.critic.chosen_action(hidden, actions if self.discrete else None)  # (C, N, G, K)
+            q_out = q_out.permute(1, 0, 2, 3).reshape(B, L, C, G, -1)
+            targets = td_target.reshape(B, L, 1, G).expand(B, L, C, G)
+            if cfg.critic == "two_hot":
+                critic_loss = two_hot_critic_loss(q_out.float(), targets, self.twohot, mask)
+            elif cfg.critic == "popart":  # regression in normalised space (the network predicts (Q - mu) / sigma)
+                critic_loss = mse_critic_loss(q_out.squeeze(-1).float(), self.popart.normalize(targets), mask)
+            else:
+                critic_loss = mse_critic_loss(q_out.squeeze(-1).float(), targets, mask)
 
-        # ALGO LOGIC: actor loss
-        policy = self.actor(s)
-        if self.discrete:
-            probs = policy  # (N, G, A)
-            log_prob_replay = torch.log(probs.gather(-1, actions.view(-1, 1, 1).expand(-1, G, 1))).squeeze(-1)
+        # ALGO LOGIC: actor loss (V(s) for the advantage included)
+        with record_function("actor_loss"):
             with torch.no_grad():
-                entropy = -(probs * probs.log()).sum(-1)  # diagnostics only
-                q_all = self.values(self.critic.all_actions(hidden.detach())).mean(0).transpose(1, 2)  # (N, G, A)
-                q_replay = q_all.gather(-1, actions.view(-1, 1, 1).expand(-1, G, 1)).squeeze(-1)
-                v = (q_all * probs.detach()).sum(-1)  # exact V(s) = sum_a pi(a|s) Q(s, a)
-            # max-Q: the gradient flows only through pi (q_all is a constant: the critic stays frozen)
-            q_policy = (q_all * probs).sum(-1) if cfg.actor == "max_q" else None
-        else:
-            mean, std = policy
-            log_prob_replay = tanh_gaussian_log_prob(mean, std, actions.unsqueeze(1).expand(-1, G, -1))
-            with torch.no_grad():
-                entropy = (torch.log(std) + 0.5 * math.log(2 * math.pi * math.e)).sum(-1)  # diagnostics only
-                samples = torch.tanh(mean.unsqueeze(0) + std.unsqueeze(0) * torch.randn(
-                    cfg.num_policy_samples, *mean.shape, device=mean.device))  # (K, N, G, D)
-                v = torch.stack([self.values(self.critic.per_gamma_actions(s, a)).mean(0) for a in samples]).mean(0)
-                q_replay = self.values(q_out.detach()).mean(2).reshape(B * L, G)  # (N, G)
+                q_replay = self.values(q_out.detach()).mean(2).reshape(B * L, G)  # Q(s, a_replay), mean of critics
             q_policy = None
-            if cfg.actor == "max_q":  # reparameterised sample through a frozen critic on a detached state
-                rsample = torch.tanh(mean + std * torch.randn_like(mean))
-                q_policy = self.values(self.critic.per_gamma_actions(s.detach(), rsample, detach_params=True)).mean(0)
-        advantage = q_replay - v  # (N, G)
-        if cfg.actor == "filtered_bc":
-            actor_loss = filtered_bc_actor_loss(log_prob_replay.reshape(B, L, G), advantage.reshape(B, L, G),
-                                                mask, threshold=cfg.filter_threshold)
-        else:
-            actor_loss = max_q_actor_loss(q_policy.reshape(B, L, G), mask)
+            if self.discrete:
+                probs = self.actor(s, mask_now)  # (N, G, A)
+                log_prob_replay = torch.log(probs.gather(-1, actions.view(-1, 1, 1).expand(-1, G, 1))).squeeze(-1)
+                with torch.no_grad():
+                    entropy = -torch.special.xlogy(probs, probs).sum(-1)  # diagnostics only
+                if cfg.actor == "max_q":  # the gradient flows only through pi: q_all is a constant (critic frozen)
+                    with torch.no_grad():
+                        q_all = self.values(self.critic.all_actions(hidden.detach())).mean(0).transpose(1, 2)  # (N, G, A)
+                    q_policy = (q_all * probs).sum(-1)
+                    v = q_policy.detach()  # exact V(s) at no extra cost
+                else:
+                    v = self.state_values(hidden.detach(), probs.detach())
+            else:
+                mean, std = self.actor(s)
+                log_prob_replay = tanh_gaussian_log_prob(mean, std, actions.unsqueeze(1).expand(-1, G, -1))
+                with torch.no_grad():
+                    entropy = (torch.log(std) + 0.5 * math.log(2 * math.pi * math.e)).sum(-1)  # diagnostics only
+                    samples = torch.tanh(mean.unsqueeze(0) + std.unsqueeze(0) * torch.randn(
+                        cfg.num_policy_samples, *mean.shape, device=mean.device))  # (K, N, G, D)
+                    v = torch.stack([self.values(self.critic.per_gamma_actions(s, a)).mean(0) for a in samples]).mean(0)
+                if cfg.actor == "max_q":  # reparameterised sample through a frozen critic on a detached state
+                    rsample = torch.tanh(mean + std * torch.randn_like(mean))
+                    q_policy = self.values(self.critic.per_gamma_actions(s.detach(), rsample, detach_params=True)).mean(0)
+            advantage = q_replay - v  # (N, G)
+            if cfg.actor == "filtered_bc":
+                actor_loss = filtered_bc_actor_loss(log_prob_replay.reshape(B, L, G), advantage.reshape(B, L, G),
+                                                    mask, threshold=cfg.filter_threshold)
+            else:
+                if self.popart is not None:  # the max-Q term in normalised units (App. A, Base RL Details)
+                    q_policy = q_policy / self.popart.sigma
+                actor_loss = max_q_actor_loss(q_policy.reshape(B, L, G), mask)
 
         total = actor_loss + cfg.critic_loss_weight * critic_loss
         with torch.no_grad():  # diagnostics over real steps; the acting (last) gamma where one is shown
@@ -469,9 +572,10 @@ class Agent(nn.Module):
         """
         token = self.encoder({k: v.unsqueeze(1) for k, v in obs.items()}).squeeze(1)  # (N, d)
         state = self.transformer.step(token, time, cache)
-        policy = self.actor(state)
         if self.discrete:
+            policy = self.actor(state, self.action_mask(obs))
             probs = policy[:, -1]  # (N, A)
             return torch.multinomial(probs, 1).squeeze(-1) if sample else probs.argmax(-1)
-        mean, std = policy[0][:, -1], policy[1][:, -1]
+        mean, std = self.actor(state)
+        mean, std = mean[:, -1], std[:, -1]
         return torch.tanh(mean + std * torch.randn_like(mean)) if sample else torch.tanh(mean)

@@ -31,6 +31,10 @@ class TrainConfig(AgentConfig):
     """Extra keyword arguments for the environment, e.g. {"size": 4} or {"corridor_length": 30}."""
     reward_scales: tuple[float, ...] | None = None
     """One reward multiplier per task of a mixture (the return-scale experiment); None = all 1."""
+    invalid_actions: str = "replace"
+    """Mixtures whose tasks have different action counts: "replace" (an index the task lacks becomes a random
+    valid action, flagged in the observation: the paper's rule) or "mask" (the agent's policy is masked to the
+    current task's valid actions; the mask is never a network input)."""
     seed: int = 0
     """Seeds python, numpy, torch and the environments."""
     device: str = "auto"
@@ -147,6 +151,8 @@ class TrainConfig(AgentConfig):
                 raise ValueError(f"{name} must lie in [0, 1], got {getattr(self, name)!r}")
         if self.mixed_precision not in ("auto", "bf16", "no"):
             raise ValueError(f"mixed_precision must be 'auto', 'bf16' or 'no', got {self.mixed_precision!r}")
+        if self.invalid_actions not in ("replace", "mask"):
+            raise ValueError(f"invalid_actions must be 'replace' or 'mask', got {self.invalid_actions!r}")
         if self.vector_mode not in ("sync", "async"):
             raise ValueError(f"vector_mode must be 'sync' or 'async', got {self.vector_mode!r}")
         if self.buffer_capacity < self.learning_starts:
@@ -310,6 +316,21 @@ def config_from_args(argv: typing.Sequence[str] | None = None) -> TrainConfig:
     overrides = {k: v for k, v in vars(args).items() if k != "preset" and v is not None}
     if "gammas" in overrides:
         overrides["gammas"] = tuple(overrides["gammas"])
+    preset = PRESETS.get(args.preset, {})
+    if "env" in overrides and overrides["env"] != preset.get("env"):
+        # env_kwargs and reward_scales describe the preset's own env ({"size": 3} is a frozen-lake map
+        # size): passed to another env they would fail there, so an explicit --env drops them
+        dropped = {name: preset[name] for name in ("env_kwargs", "reward_scales")
+                   if preset.get(name) and name not in overrides}
+        if dropped:
+            import sys
+
+            defaults = TrainConfig()
+            overrides.update({name: getattr(defaults, name) for name in dropped})
+            settings = " and ".join(f"{name}={value!r}" for name, value in dropped.items())
+            flags = " / ".join("--" + name.replace("_", "-") for name in dropped)
+            print(f"note: --env {overrides['env']} replaces the {args.preset!r} preset's env {preset['env']!r}, "
+                  f"so the preset's {settings} are not used (pass {flags} to set them)", file=sys.stderr)
     try:
         config = TrainConfig.preset(args.preset, **overrides) if args.preset else TrainConfig(**overrides)
         return config.validate()

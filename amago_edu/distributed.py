@@ -74,6 +74,15 @@ def average_gradients(parameters) -> None:
         offset += p.numel()
 
 
+def all_reduce_sum(tensor: torch.Tensor) -> torch.Tensor:
+    """The elementwise sum of ``tensor`` over processes (a new tensor; ``tensor`` itself without torchrun)."""
+    if not active():
+        return tensor
+    total = tensor.clone()
+    dist.all_reduce(total)
+    return total
+
+
 def broadcast_parameters(module: torch.nn.Module) -> None:
     """Copy rank 0's parameters and buffers to every process."""
     if active():

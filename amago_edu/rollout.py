@@ -39,8 +39,12 @@ def _index(obs: dict, i: int) -> dict:
     return {k: np.array(v[i]) for k, v in obs.items()}
 
 
-def random_actions(space: gym.Space, n: int, rng: np.random.Generator) -> np.ndarray:
+def random_actions(space: gym.Space, n: int, rng: np.random.Generator, action_mask: np.ndarray | None = None) -> np.ndarray:
+    """``n`` uniform random actions; with a discrete ``action_mask`` (n, A), uniform over each row's valid ones."""
     if isinstance(space, gym.spaces.Discrete):
+        if action_mask is not None:
+            scores = np.where(np.asarray(action_mask)[:n] > 0.5, rng.random((n, space.n)), -1.0)
+            return scores.argmax(-1)
         return rng.integers(space.n, size=n)
     return rng.uniform(space.low, space.high, size=(n, *space.shape)).astype(np.float32)
 
@@ -77,7 +81,9 @@ class Collector:
                                          torch.as_tensor(self.time, device=self.device), self.cache).cpu().numpy()
             explore = self.rng.random(self.n) < epsilon * self.epsilon_scale
             if explore.any():
-                actions[explore] = random_actions(self.envs.single_action_space, int(explore.sum()), self.rng)[: explore.sum()]
+                valid = self.obs.get("action_mask")
+                actions[explore] = random_actions(self.envs.single_action_space, int(explore.sum()), self.rng,
+                                                  None if valid is None else np.asarray(valid)[explore])
             next_obs, rewards, terminated, truncated, info = self.envs.step(actions)
             done = terminated | truncated
             for i in range(self.n):

@@ -1,6 +1,7 @@
 """Time one full training update at the reference size and count its FLOPs.
 
     python benchmarks/update_speed.py [--repeats 10] [--variants amago2 amago1]
+    python benchmarks/update_speed.py --action-counts 4 27 [--state-values sampled exact]
 
 Reference size (issue #3): batch 24 sequences x 128 timesteps, d_model 128, 2 layers, 8 heads,
 4 critics, 7 discount factors, 64 bins, Discrete(8) actions. Prints, from one run: median update
@@ -8,6 +9,14 @@ time and tokens/s; FLOPs per update (torch.utils.flop_counter) split into timest
 Transformer and heads; the fp32 matmul peak measured now with the same thread count; the
 model-FLOPs utilisation (MFU) of the full update and of the plain Transformer forward+backward;
 and the cost of one cached acting step at context 32 and 512.
+
+``--action-counts`` instead measures how the update's cost grows with the size of a discrete action
+space, at the ``popgym_mt`` preset's network size (24 sequences x 129 tokens, d_model 64, 2 layers,
+3 discount factors, 64 bins, 4 critics, AMAGO-2 losses): one agent per (action count, state_value),
+timed *interleaved* (one update of each in turn, repeated) so machine noise hits all alike; FLOPs
+per update (deterministic) and time, each as a ratio to the first agent, and the time split into
+the loss's named parts (sequence model, TD target, critic loss, actor loss with V(s)), backward and
+the optimizer step, from torch's profiler.
 """
 
 from __future__ import annotations
@@ -130,11 +139,89 @@ def bench_acting(repeats, envs=8):
         print(f"  context {context:4d}: {seconds * 1e3:6.2f} ms per step (cache holding ~{context} steps)")
 
 
+def popgym_mt_agent(actions: int, state_value: str):
+    """An agent at the ``popgym_mt`` preset's size for Discrete(actions), and a random batch for it."""
+    from amago_edu.config import TrainConfig
+
+    preset = TrainConfig.preset("popgym_mt")
+    fields = {f: getattr(preset, f) for f in AgentConfig.__dataclass_fields__}
+    torch.manual_seed(0)
+    config = AgentConfig(**{**fields, "state_value": state_value})
+    box = lambda n: spaces.Box(-np.inf, np.inf, (n,), np.float32)  # noqa: E731
+    space = spaces.Dict({"observation": box(OBS), "prev_action": box(actions), "prev_reward": box(1),
+                         "reset": box(1), "progress": box(1)})
+    agent = Agent(space, spaces.Discrete(actions), config)
+    batch = random_batch(preset.batch_size, config.context_length)
+    batch["obs"]["prev_action"] = torch.rand(preset.batch_size, config.context_length, actions)
+    batch["actions"] = torch.randint(actions, batch["actions"].shape)
+    return agent, batch
+
+
+PARTS = ("sequence_model", "td_target", "critic_loss", "actor_loss")
+
+
+def profile_parts(step, repeats: int = 3) -> dict[str, float]:
+    """Mean seconds per update in each named part of the loss, in backward and in the optimizer step."""
+    from torch.profiler import ProfilerActivity, profile
+
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        for _ in range(repeats):
+            step()
+    totals = dict.fromkeys((*PARTS, "backward", "optimizer"), 0.0)
+    for event in prof.key_averages():
+        name = event.key
+        if name in PARTS:
+            totals[name] += event.cpu_time_total
+        elif name.startswith("autograd::engine::evaluate_function"):
+            totals["backward"] += event.cpu_time_total
+        elif name.startswith("Optimizer.step"):
+            totals["optimizer"] += event.cpu_time_total
+    return {k: v / 1e6 / repeats for k, v in totals.items()}
+
+
+def bench_action_counts(action_counts, state_values, repeats):
+    runs = []
+    for actions in action_counts:
+        for state_value in state_values:
+            agent, batch = popgym_mt_agent(actions, state_value)
+            optimizer, scheduler = make_optimizer(agent, warmup_updates=1)
+            step = lambda a=agent, o=optimizer, s=scheduler, b=batch: update_step(a, o, s, b)  # noqa: E731
+            runs.append({"name": f"A={actions} {state_value}", "step": step, "flops": count_flops(step), "times": []})
+    for run in runs:  # warm-up
+        run["step"]()
+    for _ in range(repeats):  # interleaved: one update of each agent in turn
+        for run in runs:
+            start = time.perf_counter()
+            run["step"]()
+            run["times"].append(time.perf_counter() - start)
+    first = runs[0]
+    base_time = statistics.median(first["times"])
+    print(f"\n[update cost vs action count, popgym_mt preset size, {repeats} interleaved repeats]")
+    print(f"  {'agent':<16} {'GFLOP':>7} {'x FLOPs':>8} {'ms':>8} {'x time':>7}   split (ms): "
+          + " / ".join((*PARTS, "backward", "optimizer")))
+    for run in runs:
+        seconds = statistics.median(run["times"])
+        parts = profile_parts(run["step"])
+        print(f"  {run['name']:<16} {run['flops'] / 1e9:7.2f} {run['flops'] / first['flops']:8.2f} "
+              f"{seconds * 1e3:8.1f} {seconds / base_time:7.2f}   "
+              + " / ".join(f"{v * 1e3:.0f}" for v in parts.values()))
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=10)
     parser.add_argument("--variants", nargs="+", default=["amago2", "amago1"], choices=["amago2", "amago1"])
+    parser.add_argument("--action-counts", type=int, nargs="+", default=None,
+                        help="measure the update's cost against the discrete action count instead (e.g. 4 27)")
+    parser.add_argument("--state-values", nargs="+", default=["auto"], choices=["auto", "exact", "sampled"],
+                        help="with --action-counts: the V(s) settings to compare")
     args = parser.parse_args()
+    if args.action_counts:
+        if min(args.action_counts) < 2 or args.repeats < 1:
+            parser.error("--action-counts must be >= 2 and --repeats >= 1")
+        print(f"torch {torch.__version__}, threads {torch.get_num_threads()}")
+        bench_action_counts(args.action_counts, args.state_values, args.repeats)
+        return
     print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, batch {B} x {T} tokens")
     peak = matmul_peak()
     print(f"fp32 matmul peak (2048^3 torch.mm, same threads): {peak / 1e9:.1f} GFLOP/s")

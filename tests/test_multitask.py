@@ -215,3 +215,50 @@ def test_task_table_hand_built():
     assert table[0] == "babyai/GoToRedBall"
     assert table[1].split("  ")[0] == "policy"
     assert table[2].split() == ["AMAGO-2", "4", "0.500", "0.500", "0.100", "/", "0.400", "0.25", "/", "-"]
+
+
+# ------------------------------------------------------------------------------------------------
+# invalid_actions="mask": the valid-action set as an observation key the network never reads
+# ------------------------------------------------------------------------------------------------
+def test_mask_mode_observes_the_valid_actions_without_the_invalid_flag():
+    ids = ["popgym/RepeatFirstEasy", "popgym/HigherLowerEasy"]  # 4 and 2 actions
+    replace = make_env(ids, seed=0)
+    masked = make_env(ids, seed=0, invalid_actions="mask")
+    check_env(masked.unwrapped, skip_render_check=True)
+    # the replace rule adds one flag feature; the mask mode adds an action_mask key instead
+    assert masked.observation_space["observation"].shape[0] == replace.observation_space["observation"].shape[0] - 1
+    assert "action_mask" in masked.observation_space.spaces and "action_mask" not in replace.observation_space.spaces
+    seen = {}
+    for trial in range(12):
+        obs, info = masked.reset(seed=trial)
+        seen[info["task"]] = obs["action_mask"].tolist()
+        obs, *_ = masked.step(3)  # invalid in HigherLower: still replaced by a valid action (no flag)
+        assert obs["action_mask"].tolist() == seen[info["task"]]
+    assert seen == {"popgym/RepeatFirstEasy": [1, 1, 1, 1], "popgym/HigherLowerEasy": [1, 1, 0, 0]}
+
+
+def test_unknown_invalid_actions_rule_is_refused():
+    with pytest.raises(ValueError, match="invalid_actions must be one of"):
+        make_env(["popgym/RepeatFirstEasy", "popgym/HigherLowerEasy"], invalid_actions="drop")
+    with pytest.raises(ValueError, match="invalid_actions must be 'replace' or 'mask'"):
+        TrainConfig(invalid_actions="drop").validate()
+
+
+def test_random_actions_respect_a_mask_and_are_uniform_over_valid_ones():
+    from gymnasium import spaces
+
+    from amago_edu.rollout import random_actions
+
+    mask = np.array([[1, 0, 1, 0, 0]] * 4000 + [[0, 0, 0, 0, 1]] * 10, dtype=np.float32)
+    actions = random_actions(spaces.Discrete(5), len(mask), np.random.default_rng(0), mask)
+    assert set(actions[:4000].tolist()) == {0, 2} and set(actions[4000:].tolist()) == {4}
+    assert abs((actions[:4000] == 0).mean() - 0.5) < 0.03
+
+
+def test_tiny_masked_mixture_run_trains(tmp_path):
+    config = TrainConfig.preset("fast", env="popgym/RepeatFirstEasy,popgym/HigherLowerEasy", env_kwargs={},
+                                invalid_actions="mask", episodes_per_trial=1, context_length=16,
+                                run_dir=str(tmp_path / "run"), total_updates=6, eval_interval=6, log_interval=2)
+    history = train(config)
+    assert history.final_eval["update"] == 6
+    assert history.train and all(math.isfinite(row["critic_loss"]) for row in history.train)

@@ -122,6 +122,7 @@ def make_env(
     seed: int | None = None,
     seeds: tuple[int, int] | None = None,
     task: str | None = None,
+    invalid_actions: str = "replace",
     **kwargs,
 ) -> gym.Env:
     """Build a trial env (one id) or a multi-task mixture (a list of ids or a named set).
@@ -139,6 +140,8 @@ def make_env(
             tasks have no level seeds and ignore it: their games are drawn from ``seed`` alone.
         task: play only this task of a mixture (per-task evaluation); the spaces stay the
             mixture's, so an agent trained on the mixture can act in it.
+        invalid_actions: how a mixture handles an action index the current task does not have:
+            ``"replace"`` (the paper's rule) or ``"mask"`` (see :class:`MultiTaskEnv`). Single envs ignore it.
         **kwargs: passed to every task's constructor (e.g. ``size=5`` for frozen lake).
     """
     if isinstance(spec, str) and spec in NAMED_SETS:
@@ -170,4 +173,4 @@ def make_env(
         if task is not None and task != ids[0]:
             raise ValueError(f"task={task!r} is not part of {spec!r}; for a single env leave task=None")
         return trials[0]
-    return MultiTaskEnv(trials, seed=seed, task=task)
+    return MultiTaskEnv(trials, seed=seed, task=task, invalid_actions=invalid_actions)

@@ -1,4 +1,4 @@
-"""Multi-task mixtures without task labels (method brief A.2, F.3).
+"""Multi-task mixtures without task labels (AMAGO-2 Sec. 2, Problem Setting; App. B, POPGym).
 
 One env that plays a uniformly sampled task per trial. Every task is already a
 :class:`~amago_edu.envs.trial.TrialWrapper`; the mixture only makes their interfaces identical,
@@ -7,8 +7,14 @@ so that nothing but the game content tells the agent which task it is playing:
 * ``"observation"`` is zero-padded to the largest task's size;
 * actions are one ``Discrete(max A)``; ``"prev_action"`` is padded to ``max A``;
 * when the tasks' action counts differ, an index the current task does not have ("invalid
-  action") is replaced by a random valid one and flagged in one extra, last feature of
-  ``"observation"`` (``invalid_action``), as in the authors' MultiDomainPOPGym (F.3).
+  action") is handled by ``invalid_actions``:
+
+  - ``"replace"`` (the paper's rule, the authors' ``MultiDomainPOPGym``): it is replaced by a random
+    valid one and flagged in one extra, last feature of ``"observation"``;
+  - ``"mask"``: the observation carries ``"action_mask"`` (1 for the current task's valid actions),
+    which the agent uses to give invalid actions probability 0. The agent never feeds the mask to
+    its network (see :mod:`amago_edu.agent`), so it is not a task label. A policy that ignores the
+    mask (e.g. a random one) still gets the replace rule, without the flag.
 
 The task's identity is reported in ``info`` (``task``, ``task_id``) and never in the observation.
 """
@@ -23,6 +29,8 @@ from gymnasium import spaces
 
 from .trial import TrialWrapper
 
+INVALID_ACTIONS = ("replace", "mask")
+
 
 class MultiTaskEnv(gym.Env):
     """Sample one task per trial (uniformly, from this env's own seeded ``np_random``).
@@ -32,6 +40,8 @@ class MultiTaskEnv(gym.Env):
         seed: used by the first ``reset()`` that is not given a seed.
         task: name or index of the only task to play (per-task evaluation in a vector env, whose
             automatic resets pass no options); ``None`` samples a task per trial.
+        invalid_actions: ``"replace"`` (random valid action + flag, the paper's rule) or ``"mask"``
+            (an ``action_mask`` observation key for the agent; see the module docstring).
 
     ``reset(options={"task": name_or_id})`` plays a chosen task for one trial.
     Attributes: ``task_names``, ``episodes_per_trial``, ``max_trial_length`` (max over tasks).
@@ -39,9 +49,13 @@ class MultiTaskEnv(gym.Env):
 
     metadata = {"render_modes": []}
 
-    def __init__(self, envs: Sequence[TrialWrapper], seed: int | None = None, task: str | int | None = None):
+    def __init__(self, envs: Sequence[TrialWrapper], seed: int | None = None, task: str | int | None = None,
+                 invalid_actions: str = "replace"):
         if len(envs) == 0:
             raise ValueError("envs must hold at least one task")
+        if invalid_actions not in INVALID_ACTIONS:
+            raise ValueError(f"invalid_actions must be one of {INVALID_ACTIONS}, got {invalid_actions!r}")
+        self.invalid_actions = invalid_actions
         self.envs = list(envs)
         self.task_names = [env.task_name for env in self.envs]
         self.fixed_task = None if task is None else self._task_index(task, "task")
@@ -58,7 +72,8 @@ class MultiTaskEnv(gym.Env):
                 )
         self._num_actions = [int(env.action_space.n) for env in self.envs]
         self._max_actions = max(self._num_actions)
-        self._flag_invalid = min(self._num_actions) < self._max_actions
+        self._mask = invalid_actions == "mask"
+        self._flag_invalid = min(self._num_actions) < self._max_actions and not self._mask
         self.observation_space = self._build_observation_space()
         self.action_space = spaces.Discrete(self._max_actions)
         self._eye = np.eye(self._max_actions, dtype=np.float32)
@@ -80,6 +95,8 @@ class MultiTaskEnv(gym.Env):
                     raise ValueError(f"task {name!r}: observation[{key!r}] is {space}, expected {reference[key]}")
         entries = dict(reference)
         entries["prev_action"] = spaces.Box(0.0, 1.0, (self._max_actions,), np.float32)
+        if self._mask:
+            entries["action_mask"] = spaces.Box(0.0, 1.0, (self._max_actions,), np.float32)
         if "observation" in reference:
             sizes = [env.observation_space["observation"].shape[0] for env in self.envs]
             self._obs_size = max(sizes) + int(self._flag_invalid)
@@ -108,6 +125,10 @@ class MultiTaskEnv(gym.Env):
         else:
             prev_action[:n] = obs["prev_action"]
         obs["prev_action"] = prev_action
+        if self._mask:
+            valid = np.zeros(self._max_actions, dtype=np.float32)
+            valid[:n] = 1.0
+            obs["action_mask"] = valid
         if "observation" in obs:
             native = obs["observation"]
             padded = np.zeros(self._obs_size, dtype=np.float32)
