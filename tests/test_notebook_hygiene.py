@@ -1,6 +1,8 @@
-"""Notebooks are committed clean: no outputs, one `parameters` cell, kernel python3, badges."""
+"""Notebooks are committed clean: no outputs, one `parameters` cell, kernel python3, badges; exercises take
+an answer and call a checker; nothing cites documents a learner does not have."""
 
 import json
+import re
 
 import pytest
 
@@ -61,3 +63,42 @@ def test_colab_install_cell_does_nothing_outside_colab():
     cell = "".join(json.loads(NOTEBOOKS[0].read_text())["cells"][1]["source"])
     assert "google.colab" not in sys.modules
     exec(compile(cell, "colab-install", "exec"), {})  # must not try to install anything here
+
+
+# "the brief", "method brief D.3", "brief I.2", "method notes H.1": internal documents a learner never sees.
+# Cite the paper (section, equation, figure, appendix table) or the authors' code by file instead.
+INTERNAL_CITATION = re.compile(r"\bbrief\b|\bmethod notes\b", re.IGNORECASE)
+
+
+def _cited_files():
+    files = sorted((ROOT / "notebooks").glob("*.ipynb")) + sorted((ROOT / "amago_edu").rglob("*.py"))
+    files += sorted((ROOT / "benchmarks").glob("*.py")) + [ROOT / "README.md"]
+    return [path for path in files if path.is_file()]
+
+
+@pytest.mark.parametrize("path", _cited_files(), ids=lambda p: str(p.relative_to(ROOT)))
+def test_no_citations_of_internal_notes(path):
+    if path.suffix == ".ipynb":
+        lines = [(f"cell {i}", line) for i, cell in enumerate(json.loads(path.read_text())["cells"])
+                 for line in "".join(cell["source"]).splitlines()]
+    else:
+        lines = [(f"line {n}", line) for n, line in enumerate(path.read_text().splitlines(), start=1)]
+    hits = [f"{where}: {line.strip()}" for where, line in lines if INTERNAL_CITATION.search(line)]
+    assert not hits, f"{path.name} cites internal notes; cite the paper or the authors' code instead:\n" + "\n".join(hits)
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.stem)
+def test_exercises_take_an_answer_and_call_a_checker(notebook):
+    """An exercise cell holds the learner's answer (``answer = None`` until filled in) and calls a checker from
+    amago_edu.exercises; it does not compute the answer and assert against it in the open."""
+    cells = [c for c in json.loads(notebook.read_text())["cells"] if c["cell_type"] == "code"]
+    for cell in cells:
+        source = "".join(cell["source"])
+        assert not re.search(r"^my_\w+ = None", source, re.MULTILINE), (
+            f"{notebook.name}: an answer variable checked in the open; use `answer = None` and a check_* function "
+            f"from amago_edu.exercises:\n{source}")
+        if "from amago_edu.exercises import" not in source:
+            continue
+        assert re.search(r"^answer = None  # ", source, re.MULTILINE), f"{notebook.name}: no `answer = None` placeholder"
+        assert re.search(r"^check_\w+\(answer\b", source, re.MULTILINE), f"{notebook.name}: checker not called on `answer`"
+        assert "assert" not in source and "correct!" not in source, f"{notebook.name}: the cell checks in the open"
