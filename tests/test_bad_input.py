@@ -56,7 +56,7 @@ CONFIG_CASES = [
     (dict(value_low=10.0, value_high=1.0), "value_low must be smaller than value_high, got 10.0 >= 1.0"),
     (dict(buffer_capacity=3), r"buffer_capacity \(3\) must be >= learning_starts \(4\)"),
     # unknown names
-    (dict(critic="ppo"), "critic must be one of .'two_hot', 'mse'., got 'ppo'"),
+    (dict(critic="ppo"), "critic must be one of .'two_hot', 'popart', 'mse'., got 'ppo'"),
     (dict(actor="sac"), "actor must be one of .'filtered_bc', 'max_q'., got 'sac'"),
     (dict(mixed_precision="fp16"), "mixed_precision must be 'auto', 'bf16' or 'no', got 'fp16'"),
     (dict(vector_mode="threads"), "vector_mode must be 'sync' or 'async', got 'threads'"),
@@ -123,6 +123,22 @@ def test_command_line_rejects(argv, message, capsys):
     err = capsys.readouterr().err
     assert "Traceback" not in err and re.search(message, err), err
 
+
+
+def test_explicit_env_drops_the_presets_env_specific_settings(capsys):
+    """``--preset fast --env popgym/CountRecallEasy``: the preset's frozen-lake {"size": 3} must not reach POPGym."""
+    config = config_from_args(["--preset", "fast", "--env", "popgym/CountRecallEasy"])
+    assert config.env == "popgym/CountRecallEasy" and config.env_kwargs == {}
+    note = capsys.readouterr().err
+    assert note.count("\n") == 1 and "the preset's env_kwargs={'size': 3} are not used" in note, note
+    pytest.importorskip("popgym")
+    make_env(config.env, episodes_per_trial=config.episodes_per_trial, **config.env_kwargs).close()
+    # a mixture's per-task reward scales go too; the preset's own env, or explicit settings, keep them
+    assert config_from_args(["--preset", "scale_ablation", "--env", "popgym/CountRecallEasy"]).reward_scales is None
+    assert config_from_args(["--preset", "fast", "--env", "toy/meta_frozen_lake"]).env_kwargs == {"size": 3}
+    kept = config_from_args(["--preset", "fast", "--env", "toy/tmaze", "--env-kwargs", '{"corridor_length": 5}'])
+    assert kept.env_kwargs == {"corridor_length": 5}
+    assert capsys.readouterr().err.count("note:") == 1  # only the scale_ablation line
 
 MAKE_ENV_CASES = [
     (("toy/nope",), {}, ValueError, "unknown env id 'toy/nope'. Known families"),
