@@ -261,7 +261,8 @@ def test_failed_start_leaves_run_folder_untouched(tmp_path, run_folder, argv, pr
     before = snapshot(run_dir)
     assert main(["--preset", "fast", "--run-dir", str(run_dir), *argv]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("error: ") and re.search(message, err), err
+    lines = [line for line in err.splitlines() if not line.startswith("note: ")]  # e.g. --env drops env_kwargs
+    assert lines[0].startswith("error: ") and re.search(message, err), err
     assert snapshot(run_dir) == before
 
 
