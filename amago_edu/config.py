@@ -35,6 +35,10 @@ class TrainConfig(AgentConfig):
     """Mixtures whose tasks have different action counts: "replace" (an index the task lacks becomes a random
     valid action, flagged in the observation: the paper's rule) or "mask" (the agent's policy is masked to the
     current task's valid actions; the mask is never a network input)."""
+    shared_actions: int = 0
+    """Size of a mixture's shared Discrete action space (0 = its largest task's); larger pads every task,
+    e.g. one game alone inside popgym-mt's 27 actions (a diagnosis run). A single env id: write "id," for a
+    mixture of one."""
     seed: int = 0
     """Seeds python, numpy, torch and the environments."""
     device: str = "auto"
@@ -138,7 +142,7 @@ class TrainConfig(AgentConfig):
                      "checkpoint_interval", "learning_starts", "max_nonfinite_updates"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)!r}")
-        for name in ("warmup_updates", "epsilon_anneal_steps", "num_threads", "seed"):
+        for name in ("warmup_updates", "epsilon_anneal_steps", "num_threads", "seed", "shared_actions"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)!r}")
         for name in ("lr", "grad_clip"):
@@ -158,7 +162,9 @@ class TrainConfig(AgentConfig):
         if self.buffer_capacity < self.learning_starts:
             raise ValueError(f"buffer_capacity ({self.buffer_capacity}) must be >= learning_starts "
                              f"({self.learning_starts}), or replay never holds enough trajectories to start")
-        if not self.env.strip() or any(not part.strip() for part in self.env.split(",")):
+        parts = self.env.split(",")
+        parts = parts[:-1] if len(parts) > 1 and not parts[-1].strip() else parts  # "id," = a mixture of one
+        if not self.env.strip() or any(not part.strip() for part in parts):
             raise ValueError(f"env must name an environment (or comma-separated ids), e.g. 'toy/meta_frozen_lake', "
                              f"got {self.env!r}")
         if not self.run_dir.strip():

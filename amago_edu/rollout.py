@@ -160,6 +160,15 @@ def _mean_or_none(values) -> float | None:
     return None if values.size == 0 or np.isnan(values).all() else float(np.nanmean(values))
 
 
+def _standard_error(values) -> float | None:
+    """std / sqrt(n) with ddof = 1 over the non-NaN values; 0 for one value, None for none."""
+    values = np.asarray(values, dtype=np.float64)
+    values = values[~np.isnan(values)]
+    if values.size == 0:
+        return None
+    return float(values.std(ddof=1) / np.sqrt(values.size)) if values.size > 1 else 0.0
+
+
 def summarise_trials(results: list[dict]) -> dict:
     """Aggregate per-trial results (task, attempt_returns, attempt_successes, reward_scale)."""
     by_task = defaultdict(list)
@@ -177,6 +186,10 @@ def summarise_trials(results: list[dict]) -> dict:
             "attempt_return": [float(x) for x in returns.mean(0)],
             "attempt_success": [_mean_or_none(successes[:, j]) for j in range(successes.shape[1])],
             "trials": len(rows),
+            # standard errors of the means over trials (0 for a single trial)
+            "return_se": _standard_error(returns.sum(1)),
+            "attempt_return_se": [_standard_error(returns[:, j]) for j in range(returns.shape[1])],
+            "attempt_success_se": [_standard_error(successes[:, j]) for j in range(successes.shape[1])],
         }
 
     overall = summary(results)

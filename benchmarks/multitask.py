@@ -12,7 +12,14 @@ print one table per task: trial return, normalized return (return / reward scale
 return and success. "Clearly above random" is read off each table's two rows.
 
 The agent is never told which task it plays: the mixture pads every task to one observation and
-action space (method brief A.2, F.3, F.5), so the policy must infer the task from its context.
+action space (AMAGO-2 Sec. 2, Problem Setting; App. B), so the policy must infer the task from its context.
+``--invalid-actions mask`` masks the policy to the current game's valid actions instead of the paper's
+replace-and-flag rule (``amago_edu.envs.multitask``); the mask is never a network input.
+
+The score of a task is its **scored attempt** (the last one; ``popgym-mt``'s first attempt is a warm-up
+whose reward is not optimised): mean return over ``--trials-per-task`` trials with its standard error,
+for the agent and for the random policy, and whether the agent is above random by more than 2 standard
+errors of the difference, sqrt(se_agent^2 + se_random^2). BabyAI also reports success per attempt.
 
 Results also go to ``<out>/multitask_<set>.csv`` (one row per task and policy) and ``.json`` (command,
 versions, wall time, and the training-time evaluations per task as ``curves``). Run folders:
@@ -24,6 +31,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import math
 import platform
 import shlex
 import sys
@@ -73,12 +81,21 @@ class RandomPolicy(torch.nn.Module):
 
     def act(self, obs: dict, time: torch.Tensor, cache, sample: bool = True) -> torch.Tensor:
         n = int(time.shape[0])
-        return torch.as_tensor(random_actions(self.action_space, n, self.rng))
+        valid = obs.get("action_mask")  # invalid_actions="mask": uniform over the valid ones, as the rule gives
+        return torch.as_tensor(random_actions(self.action_space, n, self.rng,
+                                              None if valid is None else valid.cpu().numpy()))
+
+
+def env_options(config: TrainConfig) -> dict:
+    """The keyword arguments of ``make_env`` that ``config`` sets (trial format, scales, action rule, kwargs)."""
+    return dict(episodes_per_trial=config.episodes_per_trial, reward_scales=config.reward_scales,
+                invalid_actions=config.invalid_actions, shared_actions=config.shared_actions or None,
+                **config.env_kwargs)
 
 
 def action_space(config: TrainConfig) -> gym.Space:
     """The action space the agent of ``config`` acts in (a mixture's shared ``Discrete(max A)``)."""
-    env = make_env(env_spec(config), episodes_per_trial=config.episodes_per_trial, **config.env_kwargs)
+    env = make_env(env_spec(config), **env_options(config))
     space = env.action_space
     env.close()
     return space
@@ -93,14 +110,12 @@ def evaluate_tasks(policy, config: TrainConfig, trials_per_task: int, seed: int)
     ``trials_per_task``, so the sets can differ by a trial or two).
     """
     spec = env_spec(config)
-    probe = make_env(spec, episodes_per_trial=config.episodes_per_trial, reward_scales=config.reward_scales,
-                     **config.env_kwargs)
+    probe = make_env(spec, **env_options(config))
     names, results = probe.task_names, {}
     probe.close()
     for task_id, name in enumerate(names):
         def env_fn(i: int, name=name):
-            return make_env(spec, episodes_per_trial=config.episodes_per_trial, reward_scales=config.reward_scales,
-                            seed=seed + 1000 * task_id + i, seeds=EVAL_SEEDS, task=name, **config.env_kwargs)
+            return make_env(spec, seed=seed + 1000 * task_id + i, seeds=EVAL_SEEDS, task=name, **env_options(config))
 
         envs = make_vector_env(env_fn, min(config.num_envs, trials_per_task))
         try:
@@ -127,16 +142,61 @@ def task_table(task: str, by_policy: dict[str, dict]) -> str:
     return "\n".join([task] + lines)
 
 
+#: how each set is scored: (metric, attempts). popgym-mt: the return of the scored (second) attempt, the
+#: first being a warm-up whose reward is not optimised; babyai-mt: success in each attempt (both are scored)
+SCORING = {"popgym-mt": ("return", [-1]), "babyai-mt": ("success", [0, 1])}
+
+
+def attempt_score(summary: dict, metric: str, attempt: int) -> tuple[float, float]:
+    """(mean, standard error) over trials of ``metric`` ("return" or "success") in one attempt."""
+    mean, se = summary[f"attempt_{metric}"][attempt], summary[f"attempt_{metric}_se"][attempt]
+    return (math.nan if mean is None else mean), (se or 0.0)
+
+
+def above_random(agent: dict, random: dict, metric: str = "return", attempt: int = -1, z: float = 2.0) -> bool:
+    """Whether the agent beats random in ``attempt`` by more than ``z`` standard errors of the difference,
+    sqrt(se_agent^2 + se_random^2)."""
+    (mean_a, se_a), (mean_r, se_r) = attempt_score(agent, metric, attempt), attempt_score(random, metric, attempt)
+    return bool(mean_a - mean_r > z * math.hypot(se_a, se_r))
+
+
+def verdict_table(results: dict[str, dict[str, dict]], metric: str = "return", attempts=(-1,),
+                  agent: str = "AMAGO-2") -> tuple[str, dict[int, int]]:
+    """Per task and scored attempt: the agent's and random's mean +- standard error, the difference in
+    standard errors (z) and whether it exceeds 2; and per attempt, how many tasks are above random."""
+    lines = [f"{metric} of the scored attempt(s), mean +- standard error over trials; z = difference / its standard error",
+             f"{'task':<28} {'attempt':>7} {agent:>17} {'random':>17} {'z':>6}  above random by > 2 SE?"]
+    counts = {}
+    for attempt in attempts:
+        counts[attempt] = 0
+        for task, summary in results[agent].items():
+            (mean_a, se_a), (mean_r, se_r) = attempt_score(summary, metric, attempt), attempt_score(
+                results["random"][task], metric, attempt)
+            z = (mean_a - mean_r) / math.hypot(se_a, se_r) if math.hypot(se_a, se_r) > 0 else math.nan
+            above = above_random(summary, results["random"][task], metric, attempt)
+            counts[attempt] += above
+            number = attempt % len(summary[f"attempt_{metric}"]) + 1
+            lines.append(f"{task:<28} {number:>7} {mean_a:>+9.3f} +- {se_a:.3f} {mean_r:>+9.3f} +- {se_r:.3f} "
+                         f"{z:>6.1f}  {'yes' if above else 'no'}")
+    for attempt, count in counts.items():
+        number = attempt % len(next(iter(results[agent].values()))[f"attempt_{metric}"]) + 1
+        lines.append(f"attempt {number}: {count} of {len(results[agent])} tasks above random by more than 2 standard errors")
+    return "\n".join(lines), counts
+
+
 def csv_rows(set_name: str, results: dict[str, dict[str, dict]]) -> list[dict]:
     """``results[policy][task]`` -> flat rows (set, task, policy, trials, return, normalized, per attempt)."""
     rows = []
     for policy, tasks in results.items():
         for task, s in tasks.items():
             row = {"set": set_name, "task": task, "policy": policy, "trials": s["trials"], "return": s["return"],
-                   "normalized_return": s["normalized_return"]}
-            for j, (ret, success) in enumerate(zip(s["attempt_return"], s["attempt_success"]), start=1):
+                   "return_se": s["return_se"], "normalized_return": s["normalized_return"]}
+            for j, (ret, se, success, success_se) in enumerate(zip(
+                    s["attempt_return"], s["attempt_return_se"], s["attempt_success"], s["attempt_success_se"]), start=1):
                 row[f"attempt{j}_return"] = ret
+                row[f"attempt{j}_return_se"] = se
                 row[f"attempt{j}_success"] = "" if success is None else success
+                row[f"attempt{j}_success_se"] = "" if success is None or success_se is None else success_se
             rows.append(row)
     return rows
 
@@ -170,6 +230,8 @@ def run_set(set_name: str, args) -> dict:
         overrides["env_kwargs"] = {"max_steps": 8}
     if args.context_length:
         overrides["context_length"] = args.context_length
+    if args.invalid_actions:
+        overrides["invalid_actions"] = args.invalid_actions
     config = TrainConfig.preset(SETS[set_name], **overrides)
     print(f"\n=== {set_name}: k={config.episodes_per_trial}, context {config.context_length}, "
           f"budget {config.max_minutes or config.total_updates} {'min' if config.max_minutes else 'updates'}")
@@ -187,11 +249,14 @@ def run_set(set_name: str, args) -> dict:
           f"per-task evaluation on {trials} trials per task (held-out seeds)")
     for task in results["AMAGO-2"]:
         print("\n" + task_table(task, {policy: results[policy][task] for policy in results}))
+    metric, attempts = SCORING[set_name]
+    verdicts, above = verdict_table(results, metric, attempts)
+    print("\n" + verdicts)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     rows = csv_rows(set_name, results)
     columns = list(dict.fromkeys(k for r in rows for k in r))
-    stem = out / f"multitask_{set_name}"
+    stem = out / f"multitask_{set_name}{args.tag}"
     with open(stem.with_suffix(".csv"), "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=columns)
         writer.writeheader()
@@ -199,6 +264,8 @@ def run_set(set_name: str, args) -> dict:
     record = {"command": shlex.join([sys.executable, *sys.argv]), "versions": versions(), "set": set_name,
               "config": config.to_dict(), "updates": final["update"], "env_steps": final["env_steps"],
               "train_wall_s": round(train_s, 1), "total_wall_s": round(total_s, 1), "results": results,
+              "scoring": {"metric": metric, "attempts": attempts},
+              "tasks_above_random": {str(attempt % config.episodes_per_trial + 1): n for attempt, n in above.items()},
               "curves": eval_curves(history.evals)}
     stem.with_suffix(".json").write_text(json.dumps(record, indent=2) + "\n")
     print(f"\nwrote {stem}.csv and {stem}.json ({total_s:.0f} s)")
@@ -210,7 +277,10 @@ def main(argv=None) -> int:
     parser.add_argument("--sets", nargs="+", default=list(SETS), choices=list(SETS), help="named mixtures to train")
     parser.add_argument("--minutes", type=float, default=30.0, help="wall-clock training budget per set")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--trials-per-task", type=int, default=32, help="evaluation trials of each task, per policy")
+    parser.add_argument("--trials-per-task", type=int, default=64, help="evaluation trials of each task, per policy")
+    parser.add_argument("--invalid-actions", choices=["replace", "mask"], default=None,
+                        help="override the preset's rule for actions a game lacks (replace = the paper's)")
+    parser.add_argument("--tag", default="", help="suffix of the result files, e.g. _mask")
     parser.add_argument("--context-length", type=int, default=0, help="override the preset's (GPU: 401 for popgym-mt)")
     parser.add_argument("--device", default="auto", help='"auto", "cpu" or "cuda"')
     parser.add_argument("--threads", type=int, default=1,

@@ -123,6 +123,7 @@ def make_env(
     seeds: tuple[int, int] | None = None,
     task: str | None = None,
     invalid_actions: str = "replace",
+    shared_actions: int | None = None,
     **kwargs,
 ) -> gym.Env:
     """Build a trial env (one id) or a multi-task mixture (a list of ids or a named set).
@@ -142,6 +143,7 @@ def make_env(
             mixture's, so an agent trained on the mixture can act in it.
         invalid_actions: how a mixture handles an action index the current task does not have:
             ``"replace"`` (the paper's rule) or ``"mask"`` (see :class:`MultiTaskEnv`). Single envs ignore it.
+        shared_actions: a mixture's shared action count (``None`` = its largest task's).
         **kwargs: passed to every task's constructor (e.g. ``size=5`` for frozen lake).
     """
     if isinstance(spec, str) and spec in NAMED_SETS:
@@ -173,4 +175,4 @@ def make_env(
         if task is not None and task != ids[0]:
             raise ValueError(f"task={task!r} is not part of {spec!r}; for a single env leave task=None")
         return trials[0]
-    return MultiTaskEnv(trials, seed=seed, task=task, invalid_actions=invalid_actions)
+    return MultiTaskEnv(trials, seed=seed, task=task, invalid_actions=invalid_actions, shared_actions=shared_actions)

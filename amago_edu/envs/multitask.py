@@ -42,6 +42,8 @@ class MultiTaskEnv(gym.Env):
             automatic resets pass no options); ``None`` samples a task per trial.
         invalid_actions: ``"replace"`` (random valid action + flag, the paper's rule) or ``"mask"``
             (an ``action_mask`` observation key for the agent; see the module docstring).
+        shared_actions: size of the shared ``Discrete`` action space; ``None`` = the largest task's.
+            A larger one pads every task (e.g. one game alone inside the 27 actions of ``popgym-mt``).
 
     ``reset(options={"task": name_or_id})`` plays a chosen task for one trial.
     Attributes: ``task_names``, ``episodes_per_trial``, ``max_trial_length`` (max over tasks).
@@ -50,7 +52,7 @@ class MultiTaskEnv(gym.Env):
     metadata = {"render_modes": []}
 
     def __init__(self, envs: Sequence[TrialWrapper], seed: int | None = None, task: str | int | None = None,
-                 invalid_actions: str = "replace"):
+                 invalid_actions: str = "replace", shared_actions: int | None = None):
         if len(envs) == 0:
             raise ValueError("envs must hold at least one task")
         if invalid_actions not in INVALID_ACTIONS:
@@ -72,6 +74,11 @@ class MultiTaskEnv(gym.Env):
                 )
         self._num_actions = [int(env.action_space.n) for env in self.envs]
         self._max_actions = max(self._num_actions)
+        if shared_actions is not None:
+            if isinstance(shared_actions, bool) or not isinstance(shared_actions, int) or shared_actions < self._max_actions:
+                raise ValueError(f"shared_actions must be an integer >= the largest task's action count "
+                                 f"({self._max_actions}), got {shared_actions!r}")
+            self._max_actions = shared_actions
         self._mask = invalid_actions == "mask"
         self._flag_invalid = min(self._num_actions) < self._max_actions and not self._mask
         self.observation_space = self._build_observation_space()
