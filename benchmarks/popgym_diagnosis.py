@@ -31,11 +31,12 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # benchmarks/ is not a package
-from multitask import FAST_OVERRIDES, RandomPolicy, above_random, action_space, evaluate_tasks, versions  # noqa: E402
+from multitask import FAST_OVERRIDES, RandomPolicy, action_space, evaluate_tasks, versions  # noqa: E402
 from scale_ablation import _pool_map  # noqa: E402
 
 from amago_edu.config import TrainConfig  # noqa: E402
 from amago_edu.envs.popgym import POPGYM_MT  # noqa: E402
+from amago_edu.results import above_random  # noqa: E402
 from amago_edu.train import load_agent, train  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]

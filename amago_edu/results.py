@@ -1,0 +1,67 @@
+"""Reading the committed results of the full benchmark runs (``data/results/``) and scoring them.
+
+The notebooks show these in FAST mode next to their tiny live runs, so a reader sees what the full
+settings gave without training for half an hour. ``benchmarks/multitask.py`` and
+``benchmarks/popgym_diagnosis.py`` use the same scoring when they write the files.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+#: the repository's ``data/`` folder (the notebooks and benchmarks read and write it)
+DATA_DIR = Path(__file__).resolve().parents[1] / "data"
+
+
+def load_result(name: str) -> dict:
+    """``data/results/<name>`` parsed as JSON; a clear error naming the command that makes it if it is missing."""
+    path = DATA_DIR / "results" / name
+    if not path.exists():
+        raise FileNotFoundError(f"{path} is not there; the benchmarks in benchmarks/ write it (see data/README.md)")
+    return json.loads(path.read_text())
+
+
+#: how each set is scored: (metric, attempts). popgym-mt: the return of the scored (second) attempt, the
+#: first being a warm-up whose reward is not optimised; babyai-mt: success in each attempt (both are scored)
+SCORING = {"popgym-mt": ("return", [-1]), "babyai-mt": ("success", [0, 1])}
+
+
+def attempt_score(summary: dict, metric: str, attempt: int) -> tuple[float, float]:
+    """(mean, standard error) over trials of ``metric`` ("return" or "success") in one attempt."""
+    mean, se = summary[f"attempt_{metric}"][attempt], summary[f"attempt_{metric}_se"][attempt]
+    return (math.nan if mean is None else mean), (se or 0.0)
+
+
+def above_random(agent: dict, random: dict, metric: str = "return", attempt: int = -1, z: float = 2.0) -> bool:
+    """Whether the agent beats random in ``attempt`` by more than ``z`` standard errors of the difference,
+    sqrt(se_agent^2 + se_random^2)."""
+    (mean_a, se_a), (mean_r, se_r) = attempt_score(agent, metric, attempt), attempt_score(random, metric, attempt)
+    return bool(mean_a - mean_r > z * math.hypot(se_a, se_r))
+
+
+def verdict_table(results: dict[str, dict[str, dict]], metric: str = "return", attempts=(-1,),
+                  agent: str = "AMAGO-2") -> tuple[str, dict[int, int]]:
+    """Per task and scored attempt: the agent's and random's mean +- standard error, the difference in
+    standard errors (z) and whether it exceeds 2; and per attempt, how many tasks are above random."""
+    lines = [f"{metric} of the scored attempt(s), mean +- standard error over trials; z = difference / its standard error",
+             f"{'task':<28} {'attempt':>7} {agent:>17} {'random':>17} {'z':>6}  above random by > 2 SE?"]
+    counts = {}
+    for attempt in attempts:
+        counts[attempt] = 0
+        for task, summary in results[agent].items():
+            (mean_a, se_a), (mean_r, se_r) = attempt_score(summary, metric, attempt), attempt_score(
+                results["random"][task], metric, attempt)
+            z = (mean_a - mean_r) / math.hypot(se_a, se_r) if math.hypot(se_a, se_r) > 0 else math.nan
+            above = above_random(summary, results["random"][task], metric, attempt)
+            counts[attempt] += above
+            number = attempt % len(summary[f"attempt_{metric}"]) + 1
+            lines.append(f"{task:<28} {number:>7} {mean_a:>+9.3f} +- {se_a:.3f} {mean_r:>+9.3f} +- {se_r:.3f} "
+                         f"{z:>6.1f}  {'yes' if above else 'no'}")
+    for attempt, count in counts.items():
+        number = attempt % len(next(iter(results[agent].values()))[f"attempt_{metric}"]) + 1
+        lines.append(f"attempt {number}: {count} of {len(results[agent])} tasks above random by more than 2 standard errors")
+    return "\n".join(lines), counts
+
+
