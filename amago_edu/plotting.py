@@ -226,6 +226,29 @@ def variant_bars(rows: Iterable[Mapping], title: str | None = None) -> go.Figure
                    yaxis_title="normalized return (return / scale)", yaxis_range=[-1, 1])
 
 
+def scored_attempt_bars(results: Mapping[str, Mapping[str, Mapping]], metric: str = "return", attempt: int = -1,
+                        title: str | None = None) -> go.Figure:
+    """Grouped bars: one group per task, one bar per policy, of ``metric`` ("return" or "success") in one
+    attempt (default the last, the scored one), error bars = the standard error over trials.
+    ``results[policy][task]`` is an evaluation summary with ``attempt_<metric>`` and ``attempt_<metric>_se``
+    lists (``amago_edu.rollout.summarise_trials``; e.g. the ``results`` of ``benchmarks/multitask.py``'s JSON);
+    a ``random`` policy is hatched."""
+    _check_choice("metric", metric, ("return", "success"))
+    if not results:
+        raise ValueError("results is empty: nothing to plot")
+    tasks = list(dict.fromkeys(task for per_task in results.values() for task in per_task))
+    fig = go.Figure()
+    for policy, per_task in results.items():
+        means = [_number(per_task[t][f"attempt_{metric}"][attempt]) if t in per_task else None for t in tasks]
+        errors = [_number(per_task[t][f"attempt_{metric}_se"][attempt]) if t in per_task else 0.0 for t in tasks]
+        fig.add_trace(go.Bar(name=policy, x=[t.split("/", 1)[-1] for t in tasks], y=means,
+                             error_y=dict(type="data", array=[0.0 if math.isnan(e) else e for e in errors]),
+                             marker_pattern_shape="/" if policy == "random" else ""))
+    label = METRIC_LABELS.get(metric, metric)
+    return _layout(fig, title or f"{label} of the scored attempt (mean +- standard error)", barmode="group",
+                   yaxis_title=label)
+
+
 def variant_curves(rows: Iterable[Mapping], metric: str = "normalized_return", title: str | None = None) -> go.Figure:
     """Learning curves of several variants x seeds, one panel per task, one line per variant = the mean over
     seeds at each update. ``rows``: flat ``{"variant", "seed", "update", "task", metric}`` dicts (CSV

@@ -286,3 +286,18 @@ def test_live_curve_bad_arguments():
         LiveCurve(live="yes")
     with pytest.raises(ValueError, match="x must be one of"):
         LiveCurve(x="time")
+
+
+def test_scored_attempt_bars_show_the_last_attempt_with_standard_errors():
+    from amago_edu.plotting import scored_attempt_bars
+
+    results = {"AMAGO-2": {"popgym/A": {"attempt_return": [0.1, 0.9], "attempt_return_se": [0.02, 0.03]},
+                           "popgym/B": {"attempt_return": [0.0, 0.4], "attempt_return_se": [0.05, None]}},
+               "random": {"popgym/A": {"attempt_return": [0.0, -0.1], "attempt_return_se": [0.01, 0.04]}}}
+    fig = scored_attempt_bars(results)
+    agent, random = fig.data
+    assert list(agent.x) == ["A", "B"] and list(agent.y) == [0.9, 0.4]
+    assert list(agent.error_y.array) == [0.03, 0.0]  # a missing standard error draws no bar
+    assert list(random.y) == [-0.1, None] and random.marker.pattern.shape == "/"
+    with pytest.raises(ValueError, match="metric"):
+        scored_attempt_bars(results, metric="loss")
