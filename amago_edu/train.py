@@ -98,7 +98,7 @@ def prepare_run_dir(config: TrainConfig) -> Path:
 def env_spec(config: TrainConfig) -> str | list[str]:
     """``config.env`` as ``make_env`` takes it: "a,b" (comma-separated ids) becomes a mixture ["a", "b"]."""
     if "," in config.env:
-        return [part.strip() for part in config.env.split(",")]
+        return [part.strip() for part in config.env.split(",") if part.strip()]
     return config.env
 
 
@@ -110,7 +110,8 @@ def build_env_fn(config: TrainConfig, seed_offset: int, evaluation: bool = False
 
     def env_fn(i: int):
         return make_env(env_spec(config), episodes_per_trial=config.episodes_per_trial,
-                        reward_scales=config.reward_scales, seed=config.seed * 10_000 + seed_offset + i, **kwargs)
+                        reward_scales=config.reward_scales, invalid_actions=config.invalid_actions,
+                        shared_actions=config.shared_actions or None, seed=config.seed * 10_000 + seed_offset + i, **kwargs)
     return env_fn
 
 
@@ -183,7 +184,8 @@ def load_agent(run_dir: str | Path, device: str | torch.device = "cpu",
                              "(train with keep_checkpoints=True to keep them)")
         path = kept[update]
     env = make_env(env_spec(config), episodes_per_trial=config.episodes_per_trial,
-                   reward_scales=config.reward_scales, **config.env_kwargs)
+                   reward_scales=config.reward_scales, invalid_actions=config.invalid_actions,
+                   shared_actions=config.shared_actions or None, **config.env_kwargs)
     agent = Agent(env.observation_space, env.action_space, config)
     env.close()
     state = torch.load(path, map_location="cpu", weights_only=True)
@@ -236,6 +238,37 @@ def _test_signal_point(point: str) -> None:
     _test_visits[point] += 1
     if _test_visits[point] == int(count):
         os.kill(os.getpid(), getattr(signal, "SIG" + name))
+
+
+# -- progress -------------------------------------------------------------------------------------------
+class Progress:
+    """The run's tqdm bar. A time-capped run (``max_minutes`` > 0) usually stops on time, long before
+    ``total_updates``, so its bar runs over the time budget in minutes (``5.4/10 min``) with the updates
+    beside it; a run without a time limit gets a bar over updates."""
+
+    def __init__(self, config: TrainConfig, update: int, elapsed_s: float, disable: bool | None):
+        self.limit = config.max_minutes  # minutes; 0 = no time limit
+        self.total_updates = config.total_updates
+        self.info: dict[str, str] = {}
+        if self.limit:
+            self.bar = tqdm(total=self.limit, initial=min(elapsed_s / 60, self.limit), desc="time budget",
+                            bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.1f}/{total:g} min{postfix}",
+                            disable=disable, dynamic_ncols=True)
+        else:
+            self.bar = tqdm(total=config.total_updates, initial=update, desc="updates", unit="upd",
+                            disable=disable, dynamic_ncols=True)
+        self.advance(update, elapsed_s)
+
+    def advance(self, update: int, elapsed_s: float, **info: str) -> None:
+        """Move to ``update`` (a timed bar: to ``elapsed_s`` of the budget); ``info`` updates the postfix."""
+        self.info.update(info)
+        shown = {"update": f"{update:,}/{self.total_updates:,}"} if self.limit else {}
+        self.bar.set_postfix_str(", ".join(f"{k}={v}" for k, v in {**shown, **self.info}.items()), refresh=False)
+        position = min(elapsed_s / 60, self.limit) if self.limit else update
+        self.bar.update(position - self.bar.n)  # tqdm redraws at most every 0.1 s
+
+    def close(self) -> None:
+        self.bar.close()
 
 
 # -- the loop -------------------------------------------------------------------------------------------
@@ -333,8 +366,7 @@ def train(config: TrainConfig, callbacks=()) -> History:
 
     start = time.time()
     pending, skipped, bad_in_a_row = [], 0, 0
-    bar = tqdm(total=config.total_updates, initial=state["update"], desc="updates", unit="upd",
-               disable=None if lead else True, dynamic_ncols=True)
+    bar = Progress(config, state["update"], elapsed(), disable=None if lead else True)
     try:
         with stop_on_ctrl_c() as ctrl_c:
             while state["update"] < config.total_updates:
@@ -371,18 +403,19 @@ def train(config: TrainConfig, callbacks=()) -> History:
                     bad_in_a_row = 0
                     pending.append(stats)
                     state["update"] += 1
-                    bar.update(1)
+                    bar.advance(state["update"], elapsed())
                     # 3. log, evaluate, checkpoint
                     if state["update"] % config.log_interval == 0:
                         row = log("train", **{k: float(np.mean([s[k] for s in pending])) for k in TRAIN_KEYS},
                                   skipped=skipped)
                         pending, skipped = [], 0
                         emit("on_train_log", row)
-                        bar.set_postfix(critic=f"{row['critic_loss']:.3f}", actor=f"{row['actor_loss']:.3f}")
+                        bar.advance(state["update"], elapsed(), critic=f"{row['critic_loss']:.3f}",
+                                    actor=f"{row['actor_loss']:.3f}")
                     if state["update"] % config.eval_interval == 0 and lead:
                         row = run_eval()
                         agent.train()
-                        bar.set_postfix(ret=f"{row['return']:.3f}")
+                        bar.advance(state["update"], elapsed(), ret=f"{row['return']:.3f}")
                     if state["update"] % config.checkpoint_interval == 0:
                         checkpoint_now()
         bar.close()

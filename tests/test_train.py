@@ -9,7 +9,8 @@ import torch
 from amago_edu.agent import Agent
 from amago_edu.config import TrainConfig
 from amago_edu.replay import TrajectoryStore
-from amago_edu.train import History, NonFiniteLossError, kept_checkpoints, load_agent, read_metrics_rows, train
+from amago_edu.train import (History, NonFiniteLossError, Progress, kept_checkpoints, load_agent, read_metrics_rows,
+                             train)
 
 # 20 updates, a row every 5, evaluations at 10 and 20, checkpoints at 10 and 20: a couple of seconds
 SMALL = dict(total_updates=20, log_interval=5, eval_interval=10, checkpoint_interval=10, eval_trials=4)
@@ -177,7 +178,7 @@ def test_nonfinite_losses_in_a_row_stop_the_run(tmp_path, monkeypatch):
 @pytest.mark.parametrize("overrides, message", [
     (dict(env="toy/no_such_task"), "unknown env id 'toy/no_such_task'"),
     (dict(env="popgym/NoSuchGame"), "unknown env id 'popgym/NoSuchGame'"),
-    (dict(env="toy/meta_frozen_lake,"), "env must name an environment"),
+    (dict(env="toy/meta_frozen_lake,,toy/tmaze"), "env must name an environment"),  # "id," is a mixture of one
     (dict(env_kwargs={"sise": 3}), "env_kwargs {'sise': 3} do not fit env 'toy/meta_frozen_lake'"),
     (dict(reward_scales=(1.0, 2.0)), "reward_scales must be a list of 1 positive numbers"),
     (dict(lr=float("nan")), "lr must be finite"),
@@ -201,3 +202,19 @@ def test_mixture_from_comma_separated_ids(tmp_path):
     history = train(config)
     assert history.final_eval["update"] == 5
     assert json.loads((tmp_path / "mix" / "config.json").read_text())["reward_scales"] == [1.0, 10.0]
+
+
+def test_progress_bar_of_a_time_capped_run_shows_the_time_budget():
+    """A 10-minute run stops on time long before total_updates: its bar runs over minutes, not updates."""
+    timed = Progress(TrainConfig.preset("fast", max_minutes=10.0, total_updates=20000), 0, 0.0, disable=False)
+    timed.advance(1234, 300.0, critic="1.000")
+    shown = str(timed.bar)
+    assert timed.bar.total == 10.0 and timed.bar.n == 5.0 and " 50%" in shown
+    assert "5.0/10 min" in shown and "update=1,234/20,000" in shown and "critic=1.000" in shown, shown
+    timed.advance(5000, 700.0)  # the final evaluation runs past the limit: the bar stays full
+    assert timed.bar.n == 10.0
+    timed.close()
+    untimed = Progress(TrainConfig.preset("fast", max_minutes=0.0), 3, 0.0, disable=False)
+    untimed.advance(7, 1.0)
+    assert untimed.bar.total == 40 and untimed.bar.n == 7 and "min" not in str(untimed.bar)
+    untimed.close()
