@@ -337,7 +337,8 @@ class Actor(nn.Module):
             if action_mask is None:
                 probs = F.softmax(out, dim=-1).clamp(0.001, 0.99)
                 return probs / probs.sum(-1, keepdim=True)
-            valid = action_mask.bool().unsqueeze(-2)  # (..., 1, A): the same for every gamma head
+            valid = action_mask.bool()
+            valid = (valid | ~valid.any(-1, keepdim=True)).unsqueeze(-2)  # (..., 1, A); padding (no valid action): all
             probs = F.softmax(out.masked_fill(~valid, float("-inf")), dim=-1).clamp(0.001, 0.99)
             probs = torch.where(valid, probs, torch.zeros((), device=probs.device))
             return probs / probs.sum(-1, keepdim=True)

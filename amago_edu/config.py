@@ -234,16 +234,16 @@ PRESETS: dict[str, dict] = {
                   epsilon_anneal_steps=10000),
     "popgym": dict(**_SMALL, env="popgym/RepeatPreviousEasy", episodes_per_trial=1, context_length=65,
                    total_updates=10000, max_minutes=2.5, reward_multiplier=100.0, lr=1e-3),
-    # 8 POPGym Easy games, one-shot with a warm-up attempt (F.3). Most trials are 102 steps (the
+    # 8 POPGym Easy games, one-shot with a warm-up attempt (App. B, POPGym). Most trials are 102 steps (the
     # cart-pole and bandit ones 400): a 129-step context holds most trials whole on a CPU; use 401 on a GPU.
     "popgym_mt": dict(**_SMALL, env="popgym-mt", episodes_per_trial=2, context_length=129, reward_multiplier=100.0,
                       total_updates=10**6, max_minutes=30.0, eval_interval=1000, eval_trials=64, lr=1e-3),
-    # 8 BabyAI levels, k=2 on the same layout (F.5). max_steps=64 caps OpenDoor/UnlockLocal (576 steps)
+    # 8 BabyAI levels, k=2 on the same layout (App. B, BabyAI). max_steps=64 caps OpenDoor/UnlockLocal (576 steps)
     # and KeyCorridorS3R1 (270) so a trial is <= 128 steps and fits the context whole.
     "babyai_mt": dict(**_SMALL, env="babyai-mt", episodes_per_trial=2, env_kwargs={"max_steps": 64},
                       context_length=129, reward_multiplier=1000.0, total_updates=10**6, max_minutes=30.0,
                       eval_interval=1000, eval_trials=64),
-    # Return-scale ablation (A.3, H.5): two POPGym Easy games whose rewards are scaled x0.1 and x100 (the
+    # Return-scale ablation (Sec. 3; the rescaled games of Fig. 7): two POPGym Easy games whose rewards are scaled x0.1 and x100 (the
     # 1000x spread of the authors' "easy-rescaled"). The games must be told apart by their observations
     # (RepeatFirst and RepeatPrevious cannot be), and the smallest task's per-step rewards must stay near a
     # two-hot bin (x0.1 x 100 / 51 steps = 0.2, half a bin; x0.01 is 1/20 of a bin and no variant learns it).

@@ -15,7 +15,7 @@ from .agent import Agent
 
 
 def make_optimizer(agent: Agent, lr: float = 1e-4, weight_decay: float = 1e-3, warmup_updates: int = 500):
-    """AdamW on everything but the target heads, with a linear warm-up then a constant rate (brief E.4)."""
+    """AdamW on everything but the target heads, with a linear warm-up then a constant rate (App. A, Table 1)."""
     optimizer = torch.optim.AdamW(agent.trainable_parameters(), lr=lr, weight_decay=weight_decay)
     warmup = max(1, int(warmup_updates))
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: min(1.0, (step + 1) / warmup))

@@ -41,7 +41,7 @@ def masked_mean(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
 def two_hot_critic_loss(
     logits: torch.Tensor, targets: torch.Tensor, twohot: TwoHot, mask: torch.Tensor
 ) -> torch.Tensor:
-    """Soft-label cross-entropy of critic logits against two-hot TD targets (AMAGO-2 Sec. B.1).
+    """Soft-label cross-entropy of critic logits against two-hot TD targets (AMAGO-2 Eq. 3; App. A, Eqs. 5-6).
 
         L = -sum_i twohot(y)_i * log softmax(logits)_i
 
@@ -78,7 +78,7 @@ def two_hot_critic_loss(
 
 
 def mse_critic_loss(values: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """Squared Bellman error, the scale-dependent critic loss (AMAGO-1; AMAGO-2 Sec. A.2).
+    """Squared Bellman error, the scale-dependent critic loss (AMAGO-1; AMAGO-2 Eq. 1).
 
         L = (Q - y)^2          (plain squared error, no 1/2 factor: the gradient is 2 (Q - y))
 
@@ -98,7 +98,7 @@ def mse_critic_loss(values: torch.Tensor, targets: torch.Tensor, mask: torch.Ten
 
 
 def binary_filter(advantages: torch.Tensor, threshold: float = 0.0) -> torch.Tensor:
-    """The filtered-BC weight w = 1[A > threshold]: (...) -> (...) bool (AMAGO-2 Sec. C.1).
+    """The filtered-BC weight w = 1[A > threshold]: (...) -> (...) bool (AMAGO-2 Eq. 4).
 
     Only the sign of ``A - threshold`` matters, so multiplying every advantage by c > 0 (with
     threshold 0) leaves w unchanged. ``A == threshold`` gives False. The reference code defaults to
@@ -115,7 +115,7 @@ def filtered_bc_actor_loss(
     mask: torch.Tensor,
     threshold: float = 0.0,
 ) -> torch.Tensor:
-    """Binary-filtered behaviour cloning, the scale-independent actor loss (AMAGO-2 Sec. C.1).
+    """Binary-filtered behaviour cloning, the scale-independent actor loss (AMAGO-2 Eq. 4).
 
         L = -1[A(s, a) > threshold] * log pi(a | s),   a = the replay buffer's action
 
@@ -135,7 +135,7 @@ def filtered_bc_actor_loss(
 
 
 def max_q_actor_loss(q_of_policy_actions: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """Maximise-Q actor loss, the scale-dependent actor loss (AMAGO-1 / DPG; AMAGO-2 Sec. C.2).
+    """Maximise-Q actor loss, the scale-dependent actor loss (AMAGO-1 / DPG; AMAGO-2 Eq. 2).
 
         L = -Q(s, pi(s))
 

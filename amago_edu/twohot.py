@@ -1,4 +1,4 @@
-"""Symlog transform and two-hot value encoding for the classification critic (AMAGO-2, Sec. B.1).
+"""Symlog transform and two-hot value encoding for the classification critic (AMAGO-2 Sec. 3, Scale-Resistant Critics; App. A, Value Classification Details, Eqs. 5-8).
 
 AMAGO-2 turns critic regression into classification: a scalar value ``y`` is represented as a
 categorical distribution over ``num_bins`` fixed bin values ``b_i`` spaced evenly in *symlog*

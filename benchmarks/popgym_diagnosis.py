@@ -17,7 +17,8 @@ held-out trials, with the standard error, against a uniform random policy on the
 
 Writes ``<out>/popgym_diagnosis.csv`` (one row per run and game: agent and random scored-attempt mean and
 standard error, above random by > 2 standard errors) and ``.json`` (command, versions, settings, wall
-times), and prints the table.
+times), and prints the table. Each run's result is also kept in its run folder as soon as it is scored; a rerun
+with the same ``--run-root`` reuses finished runs (scoring again those whose score was not written).
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from scale_ablation import _pool_map  # noqa: E402
 
 from amago_edu.config import TrainConfig  # noqa: E402
 from amago_edu.envs.popgym import POPGYM_MT  # noqa: E402
+from amago_edu.metrics import History  # noqa: E402
 from amago_edu.results import above_random  # noqa: E402
 from amago_edu.train import load_agent, train  # noqa: E402
 
@@ -75,19 +77,31 @@ def config_of(index: int, overrides: dict, args) -> TrainConfig:
 
 
 def train_and_score(index: int, group: str, label: str, overrides: dict, args) -> dict:
-    """Train one run, then score the agent and a random policy on every game of the run, per game."""
+    """Train one run (unless its folder already holds a finished one), then score the agent and a random
+    policy on every game of the run, per game. The result is written to ``<run_dir>/diagnosis_result.json``
+    at once, so a crash of another run loses nothing and a rerun only does what is missing."""
     config = config_of(index, overrides, args)
+    result_path = Path(config.run_dir) / "diagnosis_result.json"
+    if result_path.exists() and not args.fast:
+        saved = json.loads(result_path.read_text())
+        if saved.get("overrides") == overrides and saved.get("updates") == args.updates:
+            return saved
+    finished = History.load(config.run_dir).final_eval if (Path(config.run_dir) / "metrics.jsonl").exists() else None
     start = time.time()
-    history = train(config)
+    if finished is None or finished["update"] < args.updates or args.fast:
+        finished = train(config).final_eval
     train_s = time.time() - start
     agent, _ = load_agent(config.run_dir)
     trials = 2 if args.fast else args.trials_per_task
     seed = 7_000 + 10_000 * args.seed
     results = {"AMAGO-2": evaluate_tasks(agent, config, trials, seed),
                "random": evaluate_tasks(RandomPolicy(action_space(config), args.seed), config, trials, seed)}
-    final = history.final_eval
-    return {"index": index, "group": group, "label": label, "overrides": overrides, "updates": final["update"],
-            "env_steps": final["env_steps"], "train_wall_s": round(train_s, 1), "results": results}
+    record = {"index": index, "group": group, "label": label, "overrides": overrides, "updates": finished["update"],
+              "env_steps": finished["env_steps"], "train_wall_s": round(finished["wall_time"], 1),
+              "results": results}
+    result_path.write_text(json.dumps(record, indent=2) + "\n")
+    print(f"run {index} ({group}: {label}) scored, trained {train_s:.0f} s in this call", flush=True)
+    return record
 
 
 def rows_of(run: dict) -> list[dict]:

@@ -492,6 +492,9 @@ def test_masked_loss_is_finite_and_its_td_target_only_uses_valid_next_actions(mo
     original = agent.target_critic.chosen_action_per_gamma
     monkeypatch.setattr(agent.target_critic, "chosen_action_per_gamma",
                         lambda hidden, actions, **kw: seen.append(actions) or original(hidden, actions, **kw))
+    batch["obs"]["action_mask"][0, 4:] = 0.0  # padding after a trajectory's end holds an all-zero mask
+    batch["mask"][0, 4:] = False
     out = agent.loss(batch)
     assert torch.isfinite(out["loss"]) and torch.isfinite(out["entropy"])
-    assert seen and all((a < 2).all() for a in seen)
+    has_valid_next = batch["obs"]["action_mask"][:, 1:].reshape(-1, A).any(-1)  # (N,): False at padding
+    assert seen and (seen[0][has_valid_next] < 2).all()  # a'_g of real steps: only valid actions

@@ -35,7 +35,7 @@ KNOWN_FAMILIES = {
     "babyai": "babyai/<Level>, e.g. babyai/BabyAI-GoToRedBall-v0",
 }
 
-#: named sets: the ids they stand for and their trial format (paper F.3, F.5)
+#: named sets: the ids they stand for and their trial format (App. B: POPGym one-shot with a warm-up, BabyAI k = 2)
 NAMED_SETS = {
     "popgym-mt": {"episodes_per_trial": 2, "warmup_episodes": 1},
     "babyai-mt": {"episodes_per_trial": 2, "warmup_episodes": 0},

@@ -1,4 +1,4 @@
-"""POPGym games (Morad et al. 2023) as flat-vector inner envs (method brief F.3, H.4).
+"""POPGym games (Morad et al. 2023) as flat-vector inner envs (AMAGO-2 Sec. 4 and App. B, POPGym).
 
 Every game in ``popgym.envs.ALL`` is exposed as ``popgym/<ClassName>``. The adapter gives the
 package's agent one interface for all of them:
@@ -19,7 +19,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-#: the Easy games of the paper's POPGym mixture that fit a shared Discrete action space (F.3)
+#: the Easy games of the paper's POPGym mixture (App. B) that fit a shared Discrete action space
 POPGYM_MT = [
     "RepeatPreviousEasy",
     "RepeatFirstEasy",

@@ -52,8 +52,8 @@ class TrialWrapper(gym.Wrapper):
             It may read ``options["new_trial"]`` in ``reset`` to keep the task between attempts.
         episodes_per_trial: k, the number of attempts per trial (>= 1).
         warmup_episodes: the first ``warmup_episodes`` attempts return reward 0 (their real reward
-            stays visible in ``prev_reward``): the E-RL^2 one-shot format of MultiDomainPOPGym (F.3).
-        reward_scale: multiplies every inner reward (the "reward multiplier" of the paper, B.5).
+            stays visible in ``prev_reward``): the E-RL^2 one-shot format of the authors' ``MultiDomainPOPGym`` (App. B, POPGym).
+        reward_scale: multiplies every inner reward (a per-task return scale; not the loss's ``reward_multiplier``).
         task_name, task_id: reported in ``info`` on every step (never in the observation).
         max_episode_steps: per-attempt time limit; ``None`` reads the inner env's own limit.
         seed: used by the first ``reset()`` that is not given a seed.
