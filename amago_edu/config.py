@@ -243,13 +243,14 @@ PRESETS: dict[str, dict] = {
     "babyai_mt": dict(**_SMALL, env="babyai-mt", episodes_per_trial=2, env_kwargs={"max_steps": 64},
                       context_length=129, reward_multiplier=1000.0, total_updates=10**6, max_minutes=30.0,
                       eval_interval=1000, eval_trials=64),
-    # Return-scale ablation (Sec. 3; the rescaled games of Fig. 7): two POPGym Easy games whose rewards are scaled x0.1 and x100 (the
-    # 1000x spread of the authors' "easy-rescaled"). The games must be told apart by their observations
-    # (RepeatFirst and RepeatPrevious cannot be), and the smallest task's per-step rewards must stay near a
-    # two-hot bin (x0.1 x 100 / 51 steps = 0.2, half a bin; x0.01 is 1/20 of a bin and no variant learns it).
-    # Games with <= 4 actions: the two-hot critic scores every action, so its cost grows with max A.
-    "scale_ablation": dict(**_SMALL, env="popgym/HigherLowerEasy,popgym/RepeatPreviousEasy",
-                           reward_scales=(0.1, 100.0), episodes_per_trial=1, context_length=65,
+    # Return-scale ablation (Sec. 3; the rescaled games of Fig. 7): three POPGym Easy games whose rewards are
+    # scaled x0.1, x1 and x100 (the 1000x spread of the authors' rescaled Procgen). HigherLower (13 cards) is told
+    # apart from the others by its observations; RepeatFirst and RepeatPrevious show the same 4 suits and are told
+    # apart by the rewards the agent sees (prev_reward: +-0.02 per step at x1, +-2 at x100). The smallest task's
+    # per-step rewards must stay near a two-hot bin (x0.1 x 100 / 51 steps = 0.2, half a bin; x0.01 is 1/20 of a
+    # bin and no variant learns it). At most 4 actions, so the paper's replace rule pads HigherLower's 2 to 4 only.
+    "scale_ablation": dict(**_SMALL, env="popgym/HigherLowerEasy,popgym/RepeatFirstEasy,popgym/RepeatPreviousEasy",
+                           reward_scales=(0.1, 1.0, 100.0), episodes_per_trial=1, context_length=65,
                            reward_multiplier=100.0, total_updates=4000, max_minutes=20.0, eval_interval=250,
                            eval_trials=48, lr=1e-3),
 }

@@ -1,4 +1,4 @@
-"""Checkers for the exercises in notebooks 00-05: they say right or wrong, with a hint, never the answer.
+"""Checkers for the exercises of the notebooks: they say right or wrong, with a hint, never the answer.
 
 Each notebook exercise puts the learner's answer in a variable and calls one ``check_*`` function::
 
@@ -33,6 +33,10 @@ __all__ = [
     "check_block_parameters", "check_sliding_window", "check_first_changed_step",
     # 05 in-context adaptation
     "check_trials_needed", "check_first_full_attempt",
+    # 06 multi-task runs
+    "check_lookalike_games", "check_layout_overlap",
+    # 07 return-scale ablation
+    "check_mse_loss_share",
 ]
 
 
@@ -445,3 +449,90 @@ def check_first_full_attempt(answer, attempt_length: int = 16, choices: Sequence
         return _wrong("05.2", "that holds a whole attempt, but so does a smaller choice.")
     return _wrong("05.2", f"an attempt is up to {attempt_length} steps, and the step the agent acts at needs a "
                           "slot of its own.")
+
+
+# -- 06 multi-task runs ---------------------------------------------------------------------------
+def _observation_entries(env_id: str = "popgym-mt", trials: int = 3, seed: int = 0) -> dict[str, tuple[int, ...]]:
+    """{task: the entries of the padded observation it ever sets} over a few random trials of each task."""
+    import numpy as np
+
+    from .envs import make_env
+
+    probe = make_env(env_id, seed=seed)
+    names, size = probe.task_names, probe.observation_space["observation"].shape[0]
+    probe.close()
+    entries = {}
+    for name in names:
+        env = make_env(env_id, seed=seed, task=name)
+        used = np.zeros(size, dtype=bool)
+        for _ in range(trials):
+            obs, _ = env.reset()
+            done = False
+            while not done:
+                used |= obs["observation"] != 0
+                obs, _, done, _, _ = env.step(env.action_space.sample())
+        used[-1] = False  # the invalid-action flag (the last entry) is set by actions, not by the game
+        entries[name] = tuple(int(i) for i in np.flatnonzero(used))
+        env.close()
+    return entries
+
+
+def lookalike_games(entries: dict[str, tuple[int, ...]]) -> set[str]:
+    """The tasks that share their set of observation entries with another task."""
+    groups: dict[tuple[int, ...], list[str]] = {}
+    for name, used in entries.items():
+        groups.setdefault(used, []).append(name)
+    return {name for names in groups.values() if len(names) > 1 for name in names}
+
+
+def check_lookalike_games(answer, entries: dict[str, tuple[int, ...]] | None = None) -> bool | None:
+    """06.1: the popgym-mt games whose observations use exactly the same entries as another game's."""
+    if answer is None:
+        return _not_answered("06.1")
+    if isinstance(answer, str) or not hasattr(answer, "__iter__"):
+        return _wrong("06.1", "give a set of task names, e.g. {\"popgym/RepeatFirstEasy\", ...}.")
+    truth = lookalike_games(entries if entries is not None else _observation_entries())
+    chosen = {str(name) if str(name).startswith("popgym/") else f"popgym/{name}" for name in answer}
+    if chosen == truth:
+        return _right("06.1", "Only the rewards (and what the agent does) can tell these games apart.")
+    if chosen < truth:
+        return _wrong("06.1", "some lookalikes are missing: a game is a lookalike when *another* game sets the "
+                              "same entries; list both of each pair.")
+    return _wrong("06.1", "compare the printed groups: a game in a group of its own is told apart by its "
+                          "observation alone.")
+
+
+def check_layout_overlap(answer, train_seeds: tuple[int, int] | None = None,
+                         eval_seeds: tuple[int, int] | None = None) -> bool | None:
+    """06.2: can the held-out BabyAI layouts (level seeds eval_seeds) include a training one (train_seeds)?"""
+    if answer is None:
+        return _not_answered("06.2")
+    if train_seeds is None or eval_seeds is None:
+        from .envs.babyai import EVAL_SEEDS, TRAIN_SEEDS
+
+        train_seeds, eval_seeds = train_seeds or TRAIN_SEEDS, eval_seeds or EVAL_SEEDS
+    value = _as_bool(answer)
+    if value is None:
+        return _wrong("06.2", "answer True or False.")
+    overlap = max(train_seeds[0], eval_seeds[0]) < min(train_seeds[1], eval_seeds[1])
+    if value == overlap:
+        return _right("06.2", "Held-out layouts measure what generalises, not what was memorised.")
+    return _wrong("06.2", "both ranges are half-open [low, high): compare the end of one with the start of the other.")
+
+
+# -- 07 return-scale ablation ---------------------------------------------------------------------
+def check_mse_loss_share(answer, scales: Sequence[float]) -> bool | None:
+    """07.1: the share of the total MSE critic loss that comes from the smallest-scale task, when every
+    task's error is the same fraction of its own returns (so task k's loss grows as c_k^2)."""
+    if answer is None:
+        return _not_answered("07.1")
+    if not _is_number(answer) or not 0.0 <= float(answer) <= 1.0:
+        return _wrong("07.1", "give one number in [0, 1], a fraction of the total loss.")
+    squares = [float(c) ** 2 for c in scales]
+    truth = min(squares) / sum(squares)
+    linear = min(scales) / sum(scales)
+    if _close(float(answer), truth, 0.05):
+        return _right("07.1", "Invisible: the MSE critic will spend its capacity on the large-scale games.")
+    if _close(float(answer), linear, 0.05):
+        return _wrong("07.1", "that is the share of the *gradient* (linear in the error); the loss is squared.")
+    return _wrong("07.1", "task k's loss is proportional to c_k^2: divide the smallest c_k^2 by the sum over tasks.")

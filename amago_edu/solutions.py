@@ -1,4 +1,4 @@
-"""Reference solutions to the exercises of notebooks 00-05. Try the exercise first.
+"""Reference solutions to the exercises of the notebooks. Try the exercise first.
 
 One function per checker in :mod:`amago_edu.exercises` (same name without ``check_``), taking the same
 context arguments and returning an answer that checker accepts; the docstring says why. The tests
@@ -135,3 +135,29 @@ def trials_needed(difference: float = 0.1, rate: float = 0.45) -> int:
 def first_full_attempt(attempt_length: int = 16, choices: Sequence[int] = (9, 17, 33, 81)) -> int:
     """05.2: 17 = a whole 16-step attempt plus the slot of the current step."""
     return min(c for c in choices if c >= attempt_length + 1)
+
+
+# -- 06 multi-task runs ---------------------------------------------------------------------------
+def lookalike_games(entries: dict | None = None) -> set[str]:
+    """06.1: group the games by the observation entries they set; every game in a group of two or more is a
+    lookalike (RepeatFirstEasy and RepeatPreviousEasy both show one of 4 cards in the same 4 entries)."""
+    from .exercises import _observation_entries, lookalike_games as group
+
+    return group(entries if entries is not None else _observation_entries())
+
+
+def layout_overlap(train_seeds: tuple[int, int] | None = None, eval_seeds: tuple[int, int] | None = None) -> bool:
+    """06.2: half-open ranges [a, b) and [c, d) overlap iff max(a, c) < min(b, d); TRAIN_SEEDS ends where
+    EVAL_SEEDS starts, so no held-out layout is a training one."""
+    from .envs.babyai import EVAL_SEEDS, TRAIN_SEEDS
+
+    (a, b), (c, d) = train_seeds or TRAIN_SEEDS, eval_seeds or EVAL_SEEDS
+    return max(a, c) < min(b, d)
+
+
+# -- 07 return-scale ablation ---------------------------------------------------------------------
+def mse_loss_share(scales) -> float:
+    """07.1: the MSE loss is the squared error and the error is proportional to c_k, so task k's loss is
+    proportional to c_k^2; the smallest task's share is min c_k^2 / sum_k c_k^2 (about 1e-6 for x0.1 beside x100)."""
+    squares = [float(c) ** 2 for c in scales]
+    return min(squares) / sum(squares)

@@ -32,6 +32,9 @@ TRIALS = [{"successes": np.array(s, dtype=np.float32)} for s in
           ([0, 1, 1], [1, 0, 1], [1, 1, 0], [0, 0, 0], [1, 1, 1], [0, 1, 0])]
 ADVANTAGES = torch.tensor([0.3, 0.0, -5e-5, -2e-4])
 TWOHOT = TwoHot(128, -1e5, 1e5)
+ENTRIES = {"popgym/RepeatFirstEasy": (0, 1, 2, 3), "popgym/RepeatPreviousEasy": (0, 1, 2, 3),
+           "popgym/HigherLowerEasy": tuple(range(13)), "popgym/CountRecallEasy": tuple(range(8))}
+SCALES = (0.1, 1.0, 100.0)
 
 
 def cases(run_dir):
@@ -65,6 +68,11 @@ def cases(run_dir):
         ("check_first_changed_step", {}, solutions.first_changed_step(), [0, 9, 11, 10.5, "ten"], []),
         ("check_trials_needed", {}, solutions.trials_needed(), [197, 199, 99, 50, 20, 0], ["198"]),
         ("check_first_full_attempt", {}, solutions.first_full_attempt(), [9, 33, 81, 16], []),  # choices are listed
+        ("check_lookalike_games", dict(entries=ENTRIES), solutions.lookalike_games(ENTRIES),
+         [{"popgym/RepeatFirstEasy"}, set(ENTRIES), {"popgym/HigherLowerEasy", "popgym/CountRecallEasy"}, "RepeatFirstEasy"], []),
+        ("check_layout_overlap", {}, solutions.layout_overlap(), [True, "yes", 1.0], []),
+        ("check_mse_loss_share", dict(scales=SCALES), solutions.mse_loss_share(SCALES),
+         [0.1 / 101.1, 0.5, 1 / 3, 2.0], ["9.8e-07"]),
     ]
 
 
@@ -75,7 +83,7 @@ def test_every_checker_has_a_case_and_a_solution(run_dir):
     assert all(hasattr(solutions, name.removeprefix("check_")) for name in checkers)
 
 
-@pytest.mark.parametrize("index", range(17))
+@pytest.mark.parametrize("index", range(20))
 def test_checker_accepts_the_solution_and_refuses_mistakes(index, run_dir, capsys):
     name, context, solution, wrong_answers, secrets = cases(run_dir)[index]
     check = getattr(exercises, name)
@@ -108,3 +116,15 @@ def test_checkers_compute_the_truth_from_their_context(run_dir, tmp_path, capsys
     assert exercises.check_tiny_return_cost(solutions.tiny_return_cost(TWOHOT), coarse) is False
     assert exercises.check_first_changed_step(5, changed_step=5) is True
     capsys.readouterr()
+
+
+def test_lookalikes_are_computed_from_the_real_mixture(capsys):
+    """The observation entries each popgym-mt game sets, played for real: RepeatFirst, RepeatPrevious and
+    CountRecall share 4 entries, the position-only cart-pole and the bandit 2; the other games have their own."""
+    entries = exercises._observation_entries()
+    assert entries["popgym/RepeatFirstEasy"] == entries["popgym/RepeatPreviousEasy"] == (0, 1, 2, 3)
+    assert entries["popgym/PositionOnlyCartPoleEasy"] == entries["popgym/MultiarmedBanditEasy"] == (0, 1)
+    lookalikes = {"RepeatFirstEasy", "RepeatPreviousEasy", "CountRecallEasy", "PositionOnlyCartPoleEasy",
+                  "MultiarmedBanditEasy"}
+    assert exercises.check_lookalike_games(lookalikes, entries) is True
+    assert exercises.check_lookalike_games(lookalikes - {"CountRecallEasy"}, entries) is False
