@@ -5,8 +5,9 @@ PYTHON ?= python3.11
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.amago_edu-installed
+BOOK_DEPS := $(VENV)/.book-deps
 
-.PHONY: setup run test test-fast notebooks clean-notebooks
+.PHONY: setup run test test-fast notebooks clean-notebooks book
 
 setup: $(STAMP)
 
@@ -26,11 +27,20 @@ run: $(STAMP)
 test: $(STAMP) $(VENV)/.browser-test-deps
 	$(PY) -m pytest -q
 
-# the JupyterLab browser test (tests/test_browser.py): Debian's chromium + playwright from PyPI
-$(VENV)/.browser-test-deps: requirements-test.txt $(STAMP)
+# the browser tests (tests/test_browser.py: JupyterLab; tests/test_book.py: the built book): Debian's chromium,
+# playwright from PyPI, and the book's requirements
+$(VENV)/.browser-test-deps: requirements-test.txt $(BOOK_DEPS)
 	command -v chromium >/dev/null || { $$([ "$$(id -u)" = 0 ] || echo sudo) apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive $$([ "$$(id -u)" = 0 ] || echo sudo) apt-get install -y -qq chromium chromium-driver; }
 	$(PY) -m pip install --quiet -r requirements-test.txt
+	touch $@
+
+# the executed book (README + every notebook in FAST mode, with outputs): build/book/_build/html/index.html
+book: $(BOOK_DEPS)
+	$(PY) -m amago_edu.dev book
+
+$(BOOK_DEPS): requirements-book.txt $(STAMP)
+	$(PY) -m pip install --quiet -r requirements-book.txt
 	touch $@
 
 test-fast: $(STAMP)
