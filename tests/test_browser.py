@@ -2,13 +2,17 @@
 
 Starts JupyterLab on 127.0.0.1 (random free port, random token) over a temporary folder holding the
 cells under test (the notebook's own cells, from its parameters cell down to the cell under test, in
-FAST mode), opens each notebook with Playwright driving Debian's Chromium, runs its cells, and asserts that the widget and the plotly figures render with no JavaScript errors. Screenshots go to
-the test's temporary folder. The cells are run with Shift+Enter, one after the other. ``make test`` installs chromium (Debian) and playwright (PyPI, no browser
-download). Deselect with ``-m "not browser"``.
+FAST mode), opens each notebook with Playwright driving Debian's Chromium, runs its cells one after the
+other with Shift+Enter, and asserts that the widget and the plotly figures render with no JavaScript
+errors. The two-hot widget is then used as a reader would: its |y| slider is dragged and its "negative"
+box ticked, and the figure must follow (its title shows the slider's value, its bars move). Screenshots
+go to the test's temporary folder. ``make test`` installs chromium (Debian) and playwright (PyPI, no
+browser download). Deselect with ``-m "not browser"``.
 """
 
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -99,6 +103,52 @@ def jupyterlab(tmp_path_factory):
         log.close()
 
 
+def title_value(widget) -> float:
+    """The y of the two-hot figure's title, "y = 10,  symlog(y) = 2.3979,  decoded = 10" (notebook 02)."""
+    title = widget.locator(".js-plotly-plot .gtitle").first.text_content()  # an SVG <text>
+    match = re.match(r"y = (-?[0-9.e+-]+),", title)
+    assert match, f"unexpected figure title: {title!r}"
+    return float(match.group(1))
+
+
+def bar_bins(widget) -> list:
+    """The bin indices the two-hot figure draws bars at (the plotly div keeps its data)."""
+    return widget.locator(".js-plotly-plot").first.evaluate("(gd) => Array.from(gd.data[0].x)")
+
+
+def wait_for_title(page, widget, predicate, what: str) -> float:
+    for _ in range(100):  # the kernel redraws the figure after each change: up to 20 s
+        try:
+            value = title_value(widget)
+            if predicate(value):
+                return value
+        except Exception:  # noqa: BLE001 - the Output widget is between clear_output and the new figure
+            pass
+        page.wait_for_timeout(200)
+    raise AssertionError(f"the figure did not follow the widget ({what}); its title says y = {title_value(widget)}")
+
+
+def use_two_hot_widget(page, widget) -> None:
+    """Drag the |y| slider to the right and tick "negative": the figure's title must show the slider's value."""
+    readout = widget.locator(".widget-slider .widget-readout").first
+    assert wait_for_title(page, widget, lambda y: True, "initial figure") == pytest.approx(float(readout.inner_text()))
+    bins_before = bar_bins(widget)
+    handle = widget.locator(".widget-slider .noUi-handle").first
+    handle.scroll_into_view_if_needed()
+    box, track = handle.bounding_box(), widget.locator(".widget-slider .noUi-target").first.bounding_box()
+    y = box["y"] + box["height"] / 2
+    page.mouse.move(box["x"] + box["width"] / 2, y)
+    page.mouse.down()  # from 10 (exponent 1 of -3..6) to three quarters of the track: about 10^3.75
+    page.mouse.move(track["x"] + 0.75 * track["width"], y, steps=12)
+    page.mouse.up()
+    shown = float(readout.inner_text())
+    assert 100 < shown < 1e5, f"the dragged slider shows |y| = {shown}, expected about 10^3.75"
+    moved = wait_for_title(page, widget, lambda y: y == pytest.approx(shown, rel=1e-2), f"slider at {shown}")
+    assert bar_bins(widget) != bins_before, "the title followed the slider but the bars did not move"
+    widget.locator(".widget-checkbox input[type=checkbox]").first.check()
+    wait_for_title(page, widget, lambda y: y == pytest.approx(-moved, rel=1e-6), "negative ticked")
+
+
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_notebook_renders_in_jupyterlab(jupyterlab, case, tmp_path):
     from playwright.sync_api import sync_playwright
@@ -129,6 +179,11 @@ def test_notebook_renders_in_jupyterlab(jupyterlab, case, tmp_path):
             print(f"screenshot: {tmp_path / f'{case}.png'}")
         assert not notebook.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr'] "
                                     ":text('Traceback')").count(), "a cell raised"
+        if case == "two_hot_widget":
+            try:
+                use_two_hot_widget(page, notebook.locator(".jp-OutputArea .widget-interact").last)
+            finally:
+                page.screenshot(path=str(tmp_path / f"{case}_used.png"), full_page=True)
         browser.close()
     assert not errors, f"JavaScript errors: {errors}"
     assert (tmp_path / f"{case}.png").stat().st_size > 10_000
