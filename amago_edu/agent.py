@@ -265,15 +265,16 @@ class CriticEnsemble(nn.Module):
         """Discrete: gamma g read with its own action a_g; (C, N, h), actions (N, G) -> (C, N, G, K),
         or M actions per gamma, (N, M, G) -> (C, N, M, G, K). Costs M x G output blocks per row, not A x G.
 
-        ``reduce(outputs (C, R, K), gamma) -> (C, R)`` (e.g. the two-hot decode) is applied to each group
-        before the rows are put back in order, so only the reduced values are moved: -> (C, N, [M,] G).
+        ``reduce(outputs (C, R, K), gamma (R,) long) -> (C, R)`` (e.g. the two-hot decode) is applied once to
+        all outputs before the rows are put back in order, so only the reduced values are moved:
+        -> (C, N, [M,] G).
         """
         C, N, _ = hidden.shape
         per_row = actions[0].numel()  # M * G
         source = torch.arange(N, device=actions.device).repeat_interleave(per_row)  # hidden row of each output
         gamma = torch.arange(self.G, device=actions.device).repeat(N * per_row // self.G)
         keys = actions.reshape(-1) * self.G + gamma  # output block of (a, g) pairs, K numbers each
-        group_reduce = None if reduce is None else (lambda out, key: reduce(out, key % self.G))
+        group_reduce = None if reduce is None else (lambda out, sorted_keys: reduce(out, sorted_keys % self.G))
         out = self._grouped(hidden, keys, block=self.K, source=source, reduce=group_reduce)
         return out.view(C, *actions.shape) if reduce is not None else out.view(C, *actions.shape, self.K)
 
@@ -281,20 +282,23 @@ class CriticEnsemble(nn.Module):
                  source: torch.Tensor | None = None, reduce=None) -> torch.Tensor:
         """Output r reads hidden row ``source[r]`` (default r) and output columns
         [keys[r] * block, (keys[r] + 1) * block); (C, N, h) -> (C, R, block) with R = len(keys), or
-        (C, R) with ``reduce(group outputs (C, rows, block), key) -> (C, rows)``."""
+        (C, R) with ``reduce(outputs in key order (C, R, block), keys in that order (R,)) -> (C, R)``."""
         order = torch.argsort(keys)
         counts = torch.bincount(keys, minlength=self.out.weight.shape[-1] // block).tolist()
-        weight, bias = self.out.weight, self.out.bias
+        # split, not sliced per key: the backward of one split is one concatenation of the used blocks' gradients,
+        # where a slice per key would write a zero-filled gradient of the whole layer for every key (cost ~ A^2)
+        weights, biases = self.out.weight.split(block, dim=-1), self.out.bias.split(block, dim=-1)
         chunks = []
         rows_in_order = order if source is None else source[order]
         for key, rows in enumerate(hidden[:, rows_in_order].split(counts, dim=1)):  # one gather, then views
             if rows.shape[1]:
-                cols = slice(key * block, (key + 1) * block)
-                out = torch.baddbmm(bias[:, :, cols], rows, weight[:, :, cols])
-                chunks.append(out if reduce is None else reduce(out, key))
+                chunks.append(torch.baddbmm(biases[key], rows, weights[key]))
+        out = torch.cat(chunks, dim=1)
+        if reduce is not None:
+            out = reduce(out, keys[order])
         inverse = torch.empty_like(order)
         inverse[order] = torch.arange(len(order), device=order.device)
-        return torch.cat(chunks, dim=1)[:, inverse]
+        return out[:, inverse]
 
     def per_gamma_actions(self, state: torch.Tensor, actions: torch.Tensor, detach_params: bool = False) -> torch.Tensor:
         """Continuous: Q_g(s, a_g), each gamma read with its own action; state (N, d), actions (N, G, D)
@@ -418,8 +422,8 @@ class Agent(nn.Module):
         values = outputs.squeeze(-1).float()
         return self.popart.denormalize(values) if self.popart is not None else values
 
-    def values_of_gamma(self, outputs: torch.Tensor, gamma: int) -> torch.Tensor:
-        """Critic outputs (..., K) of discount factor ``gamma`` (an index) -> values (...)."""
+    def values_of_gamma(self, outputs: torch.Tensor, gamma: torch.Tensor) -> torch.Tensor:
+        """Critic outputs (C, R, K) whose rows belong to discount factors ``gamma`` (R,) (indices) -> values (C, R)."""
         if self.config.critic == "two_hot":
             return self.twohot.decode(outputs)
         values = outputs.squeeze(-1).float()
