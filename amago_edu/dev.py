@@ -108,6 +108,7 @@ MATHJAX_PARTS = ["tex-mml-chtml.js", "input", "output/chtml", "ui", "a11y", "ada
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
 PLOTLY_JSON = "application/vnd.plotly.v1+json"
+BOOK_COLUMN_PX = 760  # a figure wider than the book's text column fills the column instead
 
 
 def book_main(argv: list[str]) -> int:
@@ -262,8 +263,11 @@ def _static_outputs(outputs: list[dict], state: dict) -> list[dict]:
     for output in outputs:
         data = output.get("data", {})
         if PLOTLY_JSON in data:  # the figure again, drawn by the page's plotly.js instead of one from a CDN
-            data["text/html"] = pio.to_html(data[PLOTLY_JSON], include_plotlyjs=False, include_mathjax=False,
-                                            full_html=False, default_height="525px", validate=False)
+            figure = json.loads(json.dumps(data[PLOTLY_JSON]))
+            if figure.get("layout", {}).get("width", 0) > BOOK_COLUMN_PX:  # JupyterLab is wider than a book page
+                del figure["layout"]["width"]
+            data["text/html"] = pio.to_html(figure, include_plotlyjs=False, include_mathjax=False, full_html=False,
+                                            default_height="525px", validate=False, config={"responsive": True})
         elif "cdn.plot.ly" in "".join(data.get("text/html", "")):
             continue  # plotly's notebook_connected loader; the page loads plotly.js itself
         elif WIDGET_VIEW in data:
