@@ -1,11 +1,13 @@
 """The executed book (`make book`): built once for this module, two of its pages opened in headless Chromium.
 
-The fixture runs ``python -m amago_edu.dev book`` into a temporary folder (every notebook executed in FAST mode
-by papermill, then ``jupyter-book build``; about two minutes on two cores), checks that the notebook sources
-stayed output-free, and serves the site on 127.0.0.1. The browser tests open the README page and notebook 02
-and assert no JavaScript errors, no script, style or font loaded from outside the site (it must work offline),
-drawn plotly figures and typeset equations. Screenshots go to each test's temporary folder. ``make test``
-installs chromium, playwright and requirements-book.txt. Deselect with ``-m "not browser"``.
+The ``book`` fixture runs ``python -m amago_edu.dev book`` into a temporary folder (every notebook executed in
+FAST mode by papermill, then ``jupyter-book build``; one to two minutes on two idle cores), checks that the
+notebook sources in notebooks/ did not change (they stay output-free), and serves the site on 127.0.0.1. The
+browser tests open the README page and notebook 02 and assert no JavaScript errors, nothing fetched from outside
+the site but linked badge images (it must work offline), drawn plotly figures and typeset equations; screenshots
+go to each test's temporary folder. These tests are marked ``browser`` (deselect with ``-m "not browser"``);
+``make test`` installs chromium, playwright and requirements-book.txt. One unmarked test checks, without a build,
+what the book makes of figures and widgets.
 """
 
 import functools
@@ -21,12 +23,48 @@ from urllib.parse import urlparse
 
 import pytest
 
+from amago_edu import dev
 from conftest import NOTEBOOKS, ROOT
 from test_browser import CHROMIUM, CHROMIUM_FLAGS
 
-pytestmark = pytest.mark.browser
 # what a page may not fetch from outside the site: the book must work offline (linked badge images may fail)
 EXTERNAL_FORBIDDEN = {"script", "stylesheet", "font", "fetch", "xhr", "document"}
+
+
+def widget(name: str, **state) -> dict:
+    return {"model_name": name, "model_module": "@jupyter-widgets/controls", "state": state}
+
+
+def test_widgets_and_figures_become_static_outputs():
+    """No browser, no build: what the book makes of an executed notebook's figures and widgets (amago_edu.dev)."""
+    figure = {"data": [{"type": "bar", "x": [1, 2], "y": [0.3, 0.7]}], "layout": {"title": {"text": "y = 10"},
+                                                                                   "width": 1000}}
+    figure_output = {"output_type": "display_data", "metadata": {}, "data": {dev.PLOTLY_JSON: figure,
+                     "text/html": ['<script src="https://cdn.plot.ly/plotly-4.1.1.min.js"></script>']}}
+    loader = {"output_type": "display_data", "metadata": {},
+              "data": {"text/html": ['<script type="module">import "https://cdn.plot.ly/plotly-4.1.1.min"</script>']}}
+    state = {
+        "box": widget("VBoxModel", children=["IPY_MODEL_slider", "IPY_MODEL_box2", "IPY_MODEL_out"]),
+        "box2": widget("HBoxModel", children=["IPY_MODEL_tick"]),
+        "slider": widget("FloatLogSliderModel", description="|y|", value=10.0),
+        "tick": widget("CheckboxModel", description="negative", value=False),
+        "out": widget("OutputModel", outputs=[figure_output]),
+        "bar": widget("HBoxModel", children=["IPY_MODEL_left", "IPY_MODEL_progress", "IPY_MODEL_right"]),
+        "left": widget("HTMLModel", value="updates: 100%"),
+        "progress": widget("FloatProgressModel", value=40, min=0, max=40),
+        "right": widget("HTMLModel", value="&nbsp;40/40 [00:01&lt;00:00]"),
+    }
+    views = [{"output_type": "display_data", "metadata": {}, "data": {
+        dev.WIDGET_VIEW: {"model_id": model, "version_major": 2, "version_minor": 0}, "text/plain": ["..."]}}
+        for model in ("box", "bar")]
+    outputs = dev._static_outputs([loader, *views], state)
+    note, drawn, bar = outputs
+    assert "".join(note["data"]["text/html"]) == \
+        "<p><em>Interactive in JupyterLab; shown here at |y| = 10, negative = False.</em></p>"
+    html = drawn["data"]["text/html"]
+    assert "cdn.plot.ly" not in html and "Plotly.newPlot" in html and '"width":1000' not in html, html[:500]
+    assert bar == {"output_type": "stream", "name": "stdout",
+                   "text": "updates: 100% |####################| 40/40 [00:01<00:00]\n"}
 
 
 def notebook_digests() -> dict:
@@ -64,6 +102,7 @@ class QuietHandler(http.server.SimpleHTTPRequestHandler):
         pass
 
 
+@pytest.mark.browser
 def test_every_notebook_is_a_page_with_its_outputs(book):
     """Cheap, without a browser: one page per notebook, in file order after the README, each with outputs."""
     _, html = book
@@ -121,6 +160,7 @@ def browser():
         browser.close()
 
 
+@pytest.mark.browser
 def test_readme_page_renders(book, browser, tmp_path):
     url, _ = book
     page, problems = open_page(browser, f"{url}/index.html")  # redirects to README.html
@@ -139,6 +179,7 @@ def test_readme_page_renders(book, browser, tmp_path):
     assert not problems, problems
 
 
+@pytest.mark.browser
 def test_notebook_02_page_shows_figures_and_math(book, browser, tmp_path):
     url, _ = book
     page, problems = open_page(browser, f"{url}/notebooks/02_two_hot_critic.html")
