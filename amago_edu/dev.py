@@ -169,13 +169,14 @@ def build_book(out: Path, only: list[str] | None = None) -> Path:
         try:
             _execute_fast(notebook, executed, out / "runs" / notebook.stem)
         except Exception as err:  # noqa: BLE001 - run every notebook, then name each one that failed
+            print("FAILED", flush=True)
             failed.append(f"{notebook.name}: {type(err).__name__}: {str(err).strip().splitlines()[-1:] or ''}")
             continue
         (src / "notebooks" / notebook.name).write_text(json.dumps(_readable_without_kernel(json.loads(
             executed.read_text())), indent=1, ensure_ascii=False))
     if failed:
-        raise BookError("these notebooks raised in FAST mode (their executed copies are in "
-                        f"{out / 'executed'}):\n  " + "\n  ".join(failed))
+        raise BookError("these notebooks raised in FAST mode (the executed copies, with the error, are "
+                        f"{out / 'executed'}/NAME.ipynb.part):\n  " + "\n  ".join(failed))
     markdown = [(ROOT / "README.md").read_text(), *("".join(c["source"]) for nb in notebooks
                 for c in json.loads(nb.read_text())["cells"] if c["cell_type"] == "markdown")]
     _copy_local_images(markdown, [ROOT, ROOT / "notebooks"], src)
