@@ -29,8 +29,10 @@ SCORING = {"popgym-mt": ("return", [-1]), "babyai-mt": ("success", [0, 1])}
 
 
 def attempt_score(summary: dict, metric: str, attempt: int) -> tuple[float, float]:
-    """(mean, standard error) over trials of ``metric`` ("return" or "success") in one attempt."""
-    mean, se = summary[f"attempt_{metric}"][attempt], summary[f"attempt_{metric}_se"][attempt]
+    """(mean, standard error) over trials of ``metric`` ("return" or "success") in one attempt (a standard error
+    of 0 where the summary has none: results written before the benchmarks recorded them)."""
+    means = summary[f"attempt_{metric}"]
+    mean, se = means[attempt], (summary.get(f"attempt_{metric}_se") or [None] * len(means))[attempt]
     return (math.nan if mean is None else mean), (se or 0.0)
 
 
