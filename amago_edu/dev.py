@@ -176,7 +176,7 @@ def build_book(out: Path, only: list[str] | None = None) -> Path:
             executed.read_text())), indent=1, ensure_ascii=False))
     if failed:
         raise BookError("these notebooks raised in FAST mode (the executed copies, with the error, are "
-                        f"{out / 'executed'}/NAME.ipynb.part):\n  " + "\n  ".join(failed))
+                        f"{out / 'executed'}/NAME.part.ipynb):\n  " + "\n  ".join(failed))
     markdown = [(ROOT / "README.md").read_text(), *("".join(c["source"]) for nb in notebooks
                 for c in json.loads(nb.read_text())["cells"] if c["cell_type"] == "markdown")]
     _copy_local_images(markdown, [ROOT, ROOT / "notebooks"], src)
@@ -223,12 +223,13 @@ def _execute_fast(notebook: Path, executed: Path, run_dir: Path) -> None:
     executed.parent.mkdir(parents=True, exist_ok=True)
     executed.unlink(missing_ok=True)
     start = time.time()
-    pm.execute_notebook(str(notebook), str(executed) + ".part", parameters=parameters, kernel_name="python3",
+    part = executed.with_suffix(".part.ipynb")  # papermill wants the .ipynb suffix
+    pm.execute_notebook(str(notebook), str(part), parameters=parameters, kernel_name="python3",
                         cwd=str(notebook.parent), progress_bar=False, execution_timeout=1200)
-    nb = json.loads(Path(str(executed) + ".part").read_text())
+    nb = json.loads(part.read_text())
     nb["metadata"][BOOK_MARK] = {"sources": sources}
     executed.write_text(json.dumps(nb, indent=1, ensure_ascii=False))
-    Path(str(executed) + ".part").unlink()
+    part.unlink()
     print(f"{time.time() - start:.0f} s", flush=True)
 
 
