@@ -206,8 +206,42 @@ def _sources_hash(notebook: Path) -> str:
     return digest.hexdigest()
 
 
+def poll_kernel_replies_in_short_steps(step: float = 1.0) -> None:
+    """Work around a lost wake-up when a headless client (papermill / nbclient) waits for a kernel's reply.
+
+    nbclient waits for a cell's ``execute_reply`` with one long ``poll`` of the shell socket. With cells that
+    open widgets (notebook 02's slider) that poll sometimes never wakes although the reply has arrived: the
+    kernel sits idle and the cell "runs" forever (jupyter/nbclient#312; seen here in about one run in three
+    of notebook 02). Polling in steps of ``step`` seconds until the same deadline sees the waiting message on
+    the next step. Patches ``jupyter_client``'s async channel class once, in this process only.
+    """
+    from queue import Empty
+    from time import monotonic
+
+    from jupyter_client.channels import AsyncZMQSocketChannel
+
+    if getattr(AsyncZMQSocketChannel.get_msg, "_amago_edu_short_steps", False):
+        return
+    original = AsyncZMQSocketChannel.get_msg
+
+    async def get_msg(self, timeout=None):
+        deadline = None if timeout is None else monotonic() + timeout
+        while True:
+            wait = step if deadline is None else min(step, max(0.0, deadline - monotonic()))
+            try:
+                return await original(self, timeout=wait)
+            except Empty:
+                if deadline is not None and monotonic() >= deadline:
+                    raise
+
+    get_msg._amago_edu_short_steps = True
+    AsyncZMQSocketChannel.get_msg = get_msg
+
+
 def _execute_fast(notebook: Path, executed: Path, run_dir: Path) -> None:
     import papermill as pm
+
+    poll_kernel_replies_in_short_steps()
 
     sources = _sources_hash(notebook)
     if executed.exists() and json.loads(executed.read_text())["metadata"].get(BOOK_MARK, {}).get("sources") == sources:
@@ -224,8 +258,15 @@ def _execute_fast(notebook: Path, executed: Path, run_dir: Path) -> None:
     executed.unlink(missing_ok=True)
     start = time.time()
     part = executed.with_suffix(".part.ipynb")  # papermill wants the .ipynb suffix
-    pm.execute_notebook(str(notebook), str(part), parameters=parameters, kernel_name="python3",
-                        cwd=str(notebook.parent), progress_bar=False, execution_timeout=1200)
+    for attempt in (1, 2):  # a FAST cell takes seconds; a kernel seen idle with a cell never finishing is retried once
+        try:
+            pm.execute_notebook(str(notebook), str(part), parameters=parameters, kernel_name="python3",
+                                cwd=str(notebook.parent), progress_bar=False, execution_timeout=300)
+            break
+        except Exception as err:  # noqa: BLE001 - nbclient's CellTimeoutError (or papermill's wrapper of it)
+            if attempt == 2 or "timeout" not in f"{type(err).__name__} {err}".lower():
+                raise
+            print(f"a cell timed out ({type(err).__name__}); executing {notebook.name} again ...", end=" ", flush=True)
     nb = json.loads(part.read_text())
     nb["metadata"][BOOK_MARK] = {"sources": sources}
     executed.write_text(json.dumps(nb, indent=1, ensure_ascii=False))

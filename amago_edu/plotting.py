@@ -240,7 +240,8 @@ def scored_attempt_bars(results: Mapping[str, Mapping[str, Mapping]], metric: st
     fig = go.Figure()
     for policy, per_task in results.items():
         means = [_number(per_task[t][f"attempt_{metric}"][attempt]) if t in per_task else None for t in tasks]
-        errors = [_number(per_task[t][f"attempt_{metric}_se"][attempt]) if t in per_task else 0.0 for t in tasks]
+        errors = [_number((per_task[t].get(f"attempt_{metric}_se") or [None] * len(per_task[t][f"attempt_{metric}"]))
+                          [attempt]) if t in per_task else 0.0 for t in tasks]  # no standard errors in old results
         fig.add_trace(go.Bar(name=policy, x=[t.split("/", 1)[-1] for t in tasks], y=means,
                              error_y=dict(type="data", array=[0.0 if math.isnan(e) else e for e in errors]),
                              marker_pattern_shape="/" if policy == "random" else ""))
