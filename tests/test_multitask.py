@@ -107,8 +107,8 @@ def test_random_policy_is_scored_per_task_through_the_same_evaluation():
     config = TrainConfig.preset("scale_ablation", **TINY)
     policy = multitask_benchmark.RandomPolicy(multitask_benchmark.action_space(config), seed=0)
     results = multitask_benchmark.evaluate_tasks(policy, config, trials_per_task=2, seed=0)
-    assert list(results) == ["popgym/HigherLowerEasy", "popgym/RepeatPreviousEasy"]
-    for (name, stats), scale in zip(results.items(), (0.1, 100.0)):
+    assert list(results) == ["popgym/HigherLowerEasy", "popgym/RepeatFirstEasy", "popgym/RepeatPreviousEasy"]
+    for (name, stats), scale in zip(results.items(), (0.1, 1.0, 100.0), strict=True):
         assert stats["trials"] >= 2
         assert stats["normalized_return"] == pytest.approx(stats["return"] / scale)
         assert -1.0 <= stats["normalized_return"] <= 1.0
@@ -183,8 +183,8 @@ def test_fast_multitask_benchmark_writes_per_task_results_and_curves(tmp_path):
 
 @pytest.mark.parametrize("argv, message", [
     (["--games", "Nope", "HigherLowerEasy"], "unknown POPGym games ['Nope']"),
-    (["--scales", "0.1"], "--scales needs one number per game: 2 games, 1 scales"),
-    (["--scales", "0.1", "-1"], "--scales must be finite positive numbers"),
+    (["--scales", "0.1"], "--scales needs one number per game: 3 games, 1 scales"),
+    (["--scales", "0.1", "1", "-1"], "--scales must be finite positive numbers"),
     (["--num-bins", "1"], "num_bins must be an integer >= 2, got 1"),
     (["--reward-multiplier", "0"], "reward_multiplier must be a finite positive number"),
     (["--jobs", "0"], "--trials-per-task and --jobs >= 1"),
