@@ -431,6 +431,10 @@ class Agent(nn.Module):
             return values
         return values * self.popart.sigma[gamma] + self.popart.mean[gamma]
 
+    def all_action_values(self, hidden: torch.Tensor) -> torch.Tensor:
+        """Discrete: Q(s, a) of every action, averaged over the critics: hidden (C, N, h) -> (N, G, A)."""
+        return self.values(self.critic.all_actions(hidden)).mean(0).transpose(1, 2)
+
     def state_values(self, hidden: torch.Tensor, probs: torch.Tensor) -> torch.Tensor:
         """Discrete V(s): critic hidden (C, N, h), policy probs (N, G, A) -> (N, G), without gradient.
 
@@ -440,8 +444,7 @@ class Agent(nn.Module):
         """
         with torch.no_grad():
             if self.exact_state_value:
-                q_all = self.values(self.critic.all_actions(hidden)).mean(0)  # (N, A, G)
-                return (q_all.transpose(1, 2) * probs).sum(-1)
+                return (self.all_action_values(hidden) * probs).sum(-1)
             N, G, A = probs.shape
             K = self.config.num_policy_samples
             samples = torch.multinomial(probs.reshape(N * G, A), K, replacement=True)  # (N*G, K)
@@ -525,7 +528,7 @@ class Agent(nn.Module):
                     entropy = -torch.special.xlogy(probs, probs).sum(-1)  # diagnostics only
                 if cfg.actor == "max_q":  # the gradient flows only through pi: q_all is a constant (critic frozen)
                     with torch.no_grad():
-                        q_all = self.values(self.critic.all_actions(hidden.detach())).mean(0).transpose(1, 2)  # (N, G, A)
+                        q_all = self.all_action_values(hidden.detach())  # (N, G, A)
                     q_policy = (q_all * probs).sum(-1)
                     v = q_policy.detach()  # exact V(s) at no extra cost
                 else:

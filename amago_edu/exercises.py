@@ -80,6 +80,16 @@ def _as_bool(value) -> bool | None:
     return None
 
 
+def _check_true_false(exercise: str, answer, truth: bool, why: str, hint: str) -> bool | None:
+    """A yes/no exercise: not answered, not a yes/no, right (with ``why``) or wrong (with ``hint``)."""
+    if answer is None:
+        return _not_answered(exercise)
+    value = _as_bool(answer)
+    if value is None:
+        return _wrong(exercise, "answer True or False.")
+    return _right(exercise, why) if value == truth else _wrong(exercise, hint)
+
+
 def _close(value: float, truth: float, rel: float) -> bool:
     return abs(value - truth) <= rel * abs(truth)
 
@@ -317,30 +327,20 @@ def check_filter_threshold(answer, advantages, threshold: float = -1e-4) -> bool
 
 def check_sampled_baseline(answer) -> bool | None:
     """03.2: is filtered-BC training with a K-sample V(s) still identical after rescaling one task? (bool)"""
-    if answer is None:
-        return _not_answered("03.2")
-    value = _as_bool(answer)
-    if value is None:
-        return _wrong("03.2", "answer True or False.")
-    if value:
-        return _right("03.2", "The sampled actions depend on pi and the random stream only, and a positive "
-                              "rescaling keeps the sign of Q(s, a) - mean_k Q(s, a_k). Run the next cell.")
-    return _wrong("03.2", "which actions are sampled does not depend on the rewards, and "
-                          "sign(cQ - c mean) = sign(Q - mean) for c > 0.")
+    return _check_true_false(
+        "03.2", answer, True,
+        "The sampled actions depend on pi and the random stream only, and a positive rescaling keeps the sign of "
+        "Q(s, a) - mean_k Q(s, a_k). Run the next cell.",
+        "which actions are sampled does not depend on the rewards, and sign(cQ - c mean) = sign(Q - mean) for c > 0.")
 
 
 def check_max_q_with_labels(answer) -> bool | None:
     """03.3: with per-task normalised Q_k / c_k (needs labels), does max-Q learn the former x0.01 bandit? (bool)"""
-    if answer is None:
-        return _not_answered("03.3")
-    value = _as_bool(answer)
-    if value is None:
-        return _wrong("03.3", "answer True or False.")
-    if value:
-        return _right("03.3", "At equal scales no bandit dominates the shared network. But normalising needed "
-                              "the label k, which a meta-RL agent does not have. Run the next cell.")
-    return _wrong("03.3", "after dividing by c_k every bandit has unit scale: what was stopping the x0.01 bandit "
-                          "before?")
+    return _check_true_false(
+        "03.3", answer, True,
+        "At equal scales no bandit dominates the shared network. But normalising needed the label k, which a "
+        "meta-RL agent does not have. Run the next cell.",
+        "after dividing by c_k every bandit has unit scale: what was stopping the x0.01 bandit before?")
 
 
 # -- 04 Transformer policy ------------------------------------------------------------------------
@@ -505,19 +505,14 @@ def check_lookalike_games(answer, entries: dict[str, tuple[int, ...]] | None = N
 def check_layout_overlap(answer, train_seeds: tuple[int, int] | None = None,
                          eval_seeds: tuple[int, int] | None = None) -> bool | None:
     """06.2: can the held-out BabyAI layouts (level seeds eval_seeds) include a training one (train_seeds)?"""
-    if answer is None:
-        return _not_answered("06.2")
     if train_seeds is None or eval_seeds is None:
         from .envs.babyai import EVAL_SEEDS, TRAIN_SEEDS
 
         train_seeds, eval_seeds = train_seeds or TRAIN_SEEDS, eval_seeds or EVAL_SEEDS
-    value = _as_bool(answer)
-    if value is None:
-        return _wrong("06.2", "answer True or False.")
     overlap = max(train_seeds[0], eval_seeds[0]) < min(train_seeds[1], eval_seeds[1])
-    if value == overlap:
-        return _right("06.2", "Held-out layouts measure what generalises, not what was memorised.")
-    return _wrong("06.2", "both ranges are half-open [low, high): compare the end of one with the start of the other.")
+    return _check_true_false(
+        "06.2", answer, overlap, "Held-out layouts measure what generalises, not what was memorised.",
+        "both ranges are half-open [low, high): compare the end of one with the start of the other.")
 
 
 # -- 07 return-scale ablation ---------------------------------------------------------------------
