@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .agent import AgentConfig
+from .envs.splits import SPLITS
 
 
 @dataclass
@@ -85,6 +86,9 @@ class TrainConfig(AgentConfig):
     """Trials per evaluation (spread over num_envs environments, held-out seeds)."""
     eval_sample: bool = True
     """Sample actions at evaluation (False = argmax, as the authors do for T-maze)."""
+    eval_split: str = "test"
+    """Variants evaluations play: "test" (held-out frozen-lake maps, BabyAI layouts, Meta-World variants, Procgen
+    levels; see amago_edu.envs.splits) or "train" (e.g. the paper's ML45 score, success on the training families)."""
     log_interval: int = 50
     """Write averaged training diagnostics every this many updates."""
     checkpoint_interval: int = 500
@@ -107,6 +111,8 @@ class TrainConfig(AgentConfig):
             self.reward_scales = tuple(self.reward_scales)
         if isinstance(self.gammas, list):
             self.gammas = tuple(self.gammas)
+        if isinstance(self.cnn_channels, list):
+            self.cnn_channels = tuple(self.cnn_channels)
 
     # -- validation ----------------------------------------------------------------------------
     def validate(self) -> "TrainConfig":
@@ -157,6 +163,8 @@ class TrainConfig(AgentConfig):
             raise ValueError(f"mixed_precision must be 'auto', 'bf16' or 'no', got {self.mixed_precision!r}")
         if self.invalid_actions not in ("replace", "mask"):
             raise ValueError(f"invalid_actions must be 'replace' or 'mask', got {self.invalid_actions!r}")
+        if self.eval_split not in SPLITS:
+            raise ValueError(f"eval_split must be one of {SPLITS} (held-out variants or training ones), got {self.eval_split!r}")
         if self.vector_mode not in ("sync", "async"):
             raise ValueError(f"vector_mode must be 'sync' or 'async', got {self.vector_mode!r}")
         if self.buffer_capacity < self.learning_starts:
@@ -297,8 +305,9 @@ def build_parser() -> argparse.ArgumentParser:
         help_text = f"{docs.get(f.name, '')} (default: {getattr(defaults, f.name)!r})"
         if kind is bool:
             parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=help_text)
-        elif kind is tuple:
-            parser.add_argument(flag, type=float, nargs="+", default=None, help=help_text)
+        elif kind is tuple:  # tuple[int, ...] (cnn_channels) or tuple[float, ...]
+            item = int if str(f.type).startswith("tuple[int") else float
+            parser.add_argument(flag, type=item, nargs="+", default=None, help=help_text)
         elif kind is dict:
             parser.add_argument(flag, type=_json_dict, default=None, help=help_text + ' (JSON, e.g. \'{"size": 4}\')')
         else:

@@ -200,14 +200,15 @@ def summarise_trials(results: list[dict]) -> dict:
 # -- looking at one trial (notebooks) ------------------------------------------------------------
 @torch.no_grad()
 def play_frozen_lake_trial(agent, config, seed: int, device) -> dict:
-    """One ``toy/meta_frozen_lake`` trial on the map ``seed`` draws, acting as evaluation does (fresh context,
+    """One ``toy/meta_frozen_lake`` trial on the (held-out, ``config.eval_split``) map ``seed`` draws, acting as evaluation does (fresh context,
     no exploration), recorded for plotting (notebooks 00 and 05).
 
     Returns {"seed", "map" (rows of S/F/H/G, row index = y), "paths" (per attempt, the (x, y) cells from the
     start to where it ended), "outcomes" (per attempt: goal / hole / out of time), "successes" (k,),
     "obs" {key: (T, ...)} (the T observations the agent acted on), "time" (T,)}.
     """
-    env = make_env(config.env, episodes_per_trial=config.episodes_per_trial, seed=seed, **config.env_kwargs)
+    env = make_env(config.env, episodes_per_trial=config.episodes_per_trial, seed=seed, split=config.eval_split,
+                   **config.env_kwargs)
     lake = env.unwrapped  # the MetaFrozenLake inside the trial wrapper: it knows the map
     obs, _ = env.reset()
     cache = agent.init_cache(1, device)

@@ -37,7 +37,6 @@ from . import distributed
 from .agent import Agent, AgentConfig
 from .config import TrainConfig, config_from_args
 from .envs import make_env
-from .envs.babyai import EVAL_SEEDS
 from .learning import autocast_context, make_optimizer, update_step
 from .metrics import History, MetricsWriter, read_metrics_rows
 from .replay import TrajectoryStore, batch_to_torch, sample_batch
@@ -103,15 +102,16 @@ def env_spec(config: TrainConfig) -> str | list[str]:
 
 
 def build_env_fn(config: TrainConfig, seed_offset: int, evaluation: bool = False):
-    """Environment i of a vector env. Evaluation envs play held-out BabyAI layouts (EVAL_SEEDS)."""
+    """Environment i of a vector env. Evaluation envs play the split ``config.eval_split`` (by default the
+    held-out variants: frozen-lake maps, BabyAI layouts, ...; see amago_edu.envs.splits)."""
     kwargs = dict(config.env_kwargs)
-    if evaluation and "seeds" not in kwargs:
-        kwargs["seeds"] = EVAL_SEEDS
+    split = config.eval_split if evaluation else "train"
 
     def env_fn(i: int):
         return make_env(env_spec(config), episodes_per_trial=config.episodes_per_trial,
                         reward_scales=config.reward_scales, invalid_actions=config.invalid_actions,
-                        shared_actions=config.shared_actions or None, seed=config.seed * 10_000 + seed_offset + i, **kwargs)
+                        shared_actions=config.shared_actions or None, seed=config.seed * 10_000 + seed_offset + i,
+                        split=split, **kwargs)
     return env_fn
 
 

@@ -6,7 +6,7 @@
 
 For each named set (presets ``popgym_mt`` and ``babyai_mt`` in ``amago_edu.config``): train for
 ``--minutes`` of wall time, then evaluate **every task separately** (``--trials-per-task`` whole trials
-each; BabyAI on held-out level seeds ``EVAL_SEEDS``) with the trained agent and with a uniform random
+each, on the held-out split: BabyAI layouts, frozen-lake maps, ...) with the trained agent and with a uniform random
 policy, through the same evaluation code (``amago_edu.rollout.evaluate``) and on the same seeds, and
 print one table per task: trial return, normalized return (return / reward scale) and, per attempt,
 return and success. "Clearly above random" is read off each table's two rows.
@@ -43,7 +43,6 @@ import torch
 
 from amago_edu.config import TrainConfig
 from amago_edu.envs import make_env
-from amago_edu.envs.babyai import EVAL_SEEDS
 from amago_edu.results import SCORING, verdict_table
 from amago_edu.rollout import evaluate, make_vector_env, random_actions
 from amago_edu.train import env_spec, load_agent, train
@@ -105,7 +104,7 @@ def evaluate_tasks(policy, config: TrainConfig, trials_per_task: int, seed: int)
     """Score ``policy`` on each task of ``config.env`` separately: ``{task: evaluate()'s per-task summary}``.
 
     Each task gets its own vector env that plays only that task (``make_env(task=...)``, the
-    mixture's spaces) with held-out BabyAI level seeds. The same ``seed`` gives every policy the same
+    mixture's spaces) on the split ``config.eval_split`` (held-out variants by default). The same ``seed`` gives every policy the same
     sequence of games in each env (``evaluate`` keeps the first trials to finish, at least
     ``trials_per_task``, so the sets can differ by a trial or two).
     """
@@ -115,7 +114,7 @@ def evaluate_tasks(policy, config: TrainConfig, trials_per_task: int, seed: int)
     probe.close()
     for task_id, name in enumerate(names):
         def env_fn(i: int, name=name):
-            return make_env(spec, seed=seed + 1000 * task_id + i, seeds=EVAL_SEEDS, task=name, **env_options(config))
+            return make_env(spec, seed=seed + 1000 * task_id + i, split=config.eval_split, task=name, **env_options(config))
 
         envs = make_vector_env(env_fn, min(config.num_envs, trials_per_task))
         try:

@@ -11,6 +11,7 @@ from minigrid.utils.baby_ai_bot import BabyAIBot
 from amago_edu.envs.babyai import (
     BABYAI_MT,
     EVAL_SEEDS,
+    TRAIN_SEEDS,
     MAX_WORDS,
     VOCAB,
     make_babyai_env,
@@ -105,6 +106,10 @@ def test_same_level_seed_within_a_trial_new_seed_for_a_new_trial():
 def test_eval_seed_range_and_bad_arguments():
     env = make_babyai_env("GoToRedBall", seeds=EVAL_SEEDS)
     assert all(env.reset(seed=s)[1]["level_seed"] >= EVAL_SEEDS[0] for s in range(5))
+    assert make_babyai_env("GoToRedBall", split="test").seeds == EVAL_SEEDS
+    assert make_babyai_env("GoToRedBall").seeds == TRAIN_SEEDS
+    with pytest.raises(ValueError, match="split must be one of"):
+        make_babyai_env("GoToRedBall", split="eval")
     with pytest.raises(ValueError, match="seeds"):
         make_babyai_env("GoToRedBall", seeds=(10, 10))
     with pytest.raises(ValueError, match="unknown BabyAI level 'GoToBlueMoon'.*GoToRedBall"):

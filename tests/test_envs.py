@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+import zlib
 from collections import deque
 
 import gymnasium as gym
@@ -13,7 +14,9 @@ from gymnasium.utils.env_checker import check_env
 
 from amago_edu.envs import MultiTaskEnv, TrialWrapper, make_env
 from amago_edu.envs.popgym import POPGYM_MT, POPGymAdapter, _action_adapter, _flat_encoder, popgym_games
-from amago_edu.envs.toy import MetaFrozenLake
+from amago_edu.config import TrainConfig
+from amago_edu.envs.toy import MetaFrozenLake, map_split
+from amago_edu.train import build_env_fn
 
 
 class ScriptedEnv(gym.Env):
@@ -203,6 +206,37 @@ def test_frozen_lake_keeps_map_within_trial_and_changes_it_across_trials():
     again = make_env("toy/meta_frozen_lake", episodes_per_trial=3, seed=0)
     again.reset()
     assert again.unwrapped.map == first_map  # seeded
+
+
+def test_map_split_is_the_layout_hash_mod_4():
+    # zlib.crc32 of the concatenated rows, computed by hand for two 3x3 layouts
+    assert zlib.crc32(b"SFFFHFFFG") % 4 == 2 and map_split(["SFF", "FHF", "FFG"]) == "train"
+    assert zlib.crc32(b"SFFFFHFFG") % 4 == 0 and map_split(["SFF", "FFH", "FFG"]) == "test"
+
+
+def test_train_and_test_splits_draw_disjoint_frozen_lake_maps():
+    maps = {}
+    for split in ("train", "test"):
+        env = make_env("toy/meta_frozen_lake", episodes_per_trial=1, seed=0, split=split, size=3)
+        maps[split] = set()
+        for _ in range(60):
+            env.reset()
+            maps[split].add("".join(env.unwrapped.map))
+    assert len(maps["train"]) > 10 and len(maps["test"]) > 5
+    assert not maps["train"] & maps["test"]
+    assert {map_split([m[i:i + 3] for i in (0, 3, 6)]) for m in maps["test"]} == {"test"}
+
+
+def test_eval_envs_of_a_run_play_the_held_out_split():
+    config = TrainConfig.preset("fast")
+    assert build_env_fn(config, 0, evaluation=True)(0).unwrapped.split == "test"
+    assert build_env_fn(config, 0)(0).unwrapped.split == "train"
+    train_on_test = TrainConfig.preset("fast", eval_split="train")
+    assert build_env_fn(train_on_test, 0, evaluation=True)(0).unwrapped.split == "train"
+    with pytest.raises(ValueError, match="eval_split must be one of"):
+        TrainConfig.preset("fast", eval_split="validation").validate()
+    with pytest.raises(ValueError, match="split must be one of"):
+        make_env("toy/tmaze", split="held-out")
 
 
 def test_frozen_lake_goal_and_hole():

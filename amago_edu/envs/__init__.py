@@ -26,6 +26,7 @@ import numpy as np
 
 from .multitask import MultiTaskEnv
 from .popgym import POPGYM_MT, make_popgym_env, popgym_games
+from .splits import SPLITS, check_split
 from .toy import TOY_TASKS, MetaFrozenLake, PassiveTMaze
 from .trial import TrialWrapper
 
@@ -47,6 +48,7 @@ __all__ = [
     "MetaFrozenLake",
     "MultiTaskEnv",
     "PassiveTMaze",
+    "SPLITS",
     "TrialWrapper",
     "make_env",
     "named_set_ids",
@@ -75,24 +77,24 @@ def _unknown_id(env_id: str) -> ValueError:
     )
 
 
-def _make_inner(env_id: str, kwargs: dict, seeds: tuple[int, int] | None = None) -> gym.Env:
-    """The inner (episodic, not trial-wrapped) env for one id; ``seeds`` reaches BabyAI levels only."""
+def _make_inner(env_id: str, kwargs: dict, split: str, seeds: tuple[int, int] | None = None) -> gym.Env:
+    """The inner (episodic, not trial-wrapped) env for one id and split; ``seeds`` reaches BabyAI levels only."""
     if not isinstance(env_id, str):
         raise TypeError(f"env ids must be strings like 'toy/tmaze', got {env_id!r}")
     family, _, name = env_id.partition("/")
     if family == "toy" and name in TOY_TASKS:
         try:
-            return TOY_TASKS[name](**kwargs)
+            return TOY_TASKS[name](split=split, **kwargs)
         except TypeError as err:
             raise TypeError(f"{env_id}: {err} (see help(amago_edu.envs.{TOY_TASKS[name].__name__}))") from err
     if family == "popgym" and name in popgym_games():
         if kwargs:
             raise TypeError(f"{env_id} takes no keyword arguments, got {sorted(kwargs)}")
-        return make_popgym_env(name)
+        return make_popgym_env(name)  # no levels: a split changes nothing but the seeds the caller gives
     if family == "babyai" and name:
         from .babyai import make_babyai_env  # imported lazily: minigrid is only needed for BabyAI
 
-        return make_babyai_env(name, **kwargs) if seeds is None else make_babyai_env(name, seeds=seeds, **kwargs)
+        return make_babyai_env(name, split=split, seeds=seeds, **kwargs)
     if env_id in NAMED_SETS:
         raise ValueError(f"named set {env_id!r} cannot be part of a list; pass it alone or list its ids")
     raise _unknown_id(env_id)
@@ -120,6 +122,7 @@ def make_env(
     warmup_episodes: int | None = None,
     reward_scales: float | Sequence[float] | None = None,
     seed: int | None = None,
+    split: str = "train",
     seeds: tuple[int, int] | None = None,
     task: str | None = None,
     invalid_actions: str = "replace",
@@ -136,9 +139,10 @@ def make_env(
             ``prev_reward``; ``None`` -> 0, or the named set's own (``popgym-mt``: 1).
         reward_scales: one multiplier per task (a number for a single id).
         seed: seeds the first ``reset()`` and the action space; same seed -> same trajectory.
-        seeds: ``(low, high)`` range of *level* seeds for tasks that have levels (BabyAI:
-            ``babyai.TRAIN_SEEDS`` by default, ``babyai.EVAL_SEEDS`` for held-out layouts). Other
-            tasks have no level seeds and ignore it: their games are drawn from ``seed`` alone.
+        split: ``"train"`` (the variants training sees) or ``"test"`` (the held-out ones: frozen-lake maps,
+            BabyAI layouts, ...); each family's meaning is in :mod:`amago_edu.envs.splits`.
+        seeds: ``(low, high)`` range of BabyAI *level* seeds, instead of the split's own. Other
+            tasks have no level seeds and ignore it.
         task: play only this task of a mixture (per-task evaluation); the spaces stay the
             mixture's, so an agent trained on the mixture can act in it.
         invalid_actions: how a mixture handles an action index the current task does not have:
@@ -157,11 +161,12 @@ def make_env(
     k = episodes_per_trial if episodes_per_trial is not None else defaults.get("episodes_per_trial", 1)
     warmup = warmup_episodes if warmup_episodes is not None else defaults.get("warmup_episodes", 0)
     scales = _reward_scales(reward_scales, len(ids))
+    check_split(split)
     single = isinstance(spec, str) and spec not in NAMED_SETS
 
     trials = [
         TrialWrapper(
-            _make_inner(env_id, kwargs, seeds),
+            _make_inner(env_id, kwargs, split, seeds),
             episodes_per_trial=k,
             warmup_episodes=warmup,
             reward_scale=scale,

@@ -21,6 +21,8 @@ import re
 import gymnasium as gym
 import numpy as np
 
+from .splits import check_split
+
 # Words produced by BabyAI's instruction grammar (minigrid/envs/babyai/core/verifier.py) plus a
 # few from other minigrid missions. Index 0 pads, 1 is any word not listed.
 VOCAB: tuple[str, ...] = (
@@ -161,6 +163,10 @@ class BabyAIEnv(gym.Env):
         super().close()
 
 
-def make_babyai_env(level: str, *, seeds: tuple[int, int] = TRAIN_SEEDS, **kwargs) -> gym.Env:
-    """The inner env (not trial-wrapped) for ``BabyAI-<level>-v0``; ``kwargs`` go to the level (e.g. ``max_steps``)."""
+def make_babyai_env(level: str, *, split: str = "train", seeds: tuple[int, int] | None = None, **kwargs) -> gym.Env:
+    """The inner env (not trial-wrapped) for ``BabyAI-<level>-v0``: layouts from ``TRAIN_SEEDS`` (split "train")
+    or the held-out ``EVAL_SEEDS`` (split "test"), unless ``seeds`` names a range itself; ``kwargs`` go to the
+    level (e.g. ``max_steps``)."""
+    if seeds is None:
+        seeds = TRAIN_SEEDS if check_split(split) == "train" else EVAL_SEEDS
     return BabyAIEnv(level, seeds=seeds, **kwargs)

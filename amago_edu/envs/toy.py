@@ -7,10 +7,20 @@ previous reward, reset flag and progress, and strings k attempts into one trial.
 
 from __future__ import annotations
 
+import zlib
+
 import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 from gymnasium.envs.toy_text.frozen_lake import generate_random_map
+
+from .splits import check_split
+
+
+def map_split(rows: list[str]) -> str:
+    """The split a frozen-lake layout belongs to: "test" for a quarter of all layouts (CRC-32 of the rows
+    = 0 mod 4), "train" for the rest, so held-out maps are never trained on."""
+    return "test" if zlib.crc32("".join(rows).encode()) % 4 == 0 else "train"
 
 
 class MetaFrozenLake(gym.Env):
@@ -22,7 +32,8 @@ class MetaFrozenLake(gym.Env):
     Holes are invisible: the only way to learn the map is to fall in, remember, and do better on the
     next attempt, which is what the Transformer's context must learn (in-context adaptation).
 
-    Observation: float32 (2,) = [x / n, y / n]. Actions: Discrete(5) = stay, +x, -x, +y, -y (moves off
+    ``split`` ("train" or "test") picks the maps: :func:`map_split` sets a quarter of all layouts
+    aside for evaluation. Observation: float32 (2,) = [x / n, y / n]. Actions: Discrete(5) = stay, +x, -x, +y, -y (moves off
     the board leave the agent in place). Reward: +1 at the goal (ends the attempt, ``success=True``);
     a hole ends the attempt with 0; at most n * n steps per attempt (``success=False`` at the limit).
     """
@@ -30,10 +41,11 @@ class MetaFrozenLake(gym.Env):
     metadata = {"render_modes": []}
     MOVES = ((0, 0), (1, 0), (-1, 0), (0, 1), (0, -1))  # (dx, dy): stay, +x, -x, +y, -y
 
-    def __init__(self, size: int = 4):
+    def __init__(self, size: int = 4, split: str = "train"):
         if not isinstance(size, (int, np.integer)) or size < 2:
             raise ValueError(f"size must be an integer >= 2 (the map is size x size), got {size!r}")
         self.size = int(size)
+        self.split = check_split(split)
         self.max_episode_steps = self.size * self.size
         self.observation_space = spaces.Box(0.0, 1.0, (2,), np.float32)
         self.action_space = spaces.Discrete(len(self.MOVES))
@@ -47,9 +59,12 @@ class MetaFrozenLake(gym.Env):
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         super().reset(seed=seed)
         if self._tiles is None or (options or {}).get("new_trial", True):
-            # a new task: draw the map from this env's own seeded rng (same seed -> same maps)
-            map_seed = int(self.np_random.integers(2**31 - 1))
-            self.map = generate_random_map(size=self.size, seed=map_seed)
+            # a new task: draw maps from this env's own seeded rng (same seed -> same maps) until one is
+            # of this env's split (about 4 draws for "test", 4/3 for "train")
+            for _ in range(10_000):
+                self.map = generate_random_map(size=self.size, seed=int(self.np_random.integers(2**31 - 1)))
+                if map_split(self.map) == self.split:
+                    break
             self._tiles = np.array([list(row) for row in self.map])
         self._x = self._y = self._t = 0
         return self._obs(), {}
@@ -91,7 +106,8 @@ class PassiveTMaze(gym.Env):
     metadata = {"render_modes": []}
     FORWARD, BACK, UP, DOWN = 0, 1, 2, 3
 
-    def __init__(self, corridor_length: int = 30):
+    def __init__(self, corridor_length: int = 30, split: str = "train"):
+        check_split(split)  # no held-out variants: every trial redraws the cue
         if not isinstance(corridor_length, (int, np.integer)) or corridor_length < 1:
             raise ValueError(f"corridor_length must be an integer >= 1, got {corridor_length!r}")
         self.corridor_length = int(corridor_length)
