@@ -67,16 +67,21 @@ COLAB_INSTALL = f'''{COLAB_MARK} (runs only on Google Colab; does nothing elsewh
 import sys
 
 if "google.colab" in sys.modules:
+    import os
     import subprocess
     from importlib.metadata import version
 
+    # the whole repository, so that ../data (committed results and trained checkpoints) is here as in a clone
+    if not os.path.isdir("/content/amago_edu"):
+        subprocess.run(["git", "clone", "--depth", "1", "https://github.com/{REPO}", "/content/amago_edu"], check=True)
     # pin Colab's own torch and numpy so nothing here reinstalls them (that breaks the runtime)
     keep = [f"torch=={{version('torch')}}", f"numpy=={{version('numpy')}}"]
     packages = ["gymnasium==1.4.0", "minigrid==3.2.0", "popgym==1.0.7", "plotly==7.1.0",
                 "anywidget==0.11.0", "tqdm"]
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", *packages, *keep], check=True)
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps",
-                    "git+https://github.com/{REPO}"], check=True)'''
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "-e", "/content/amago_edu"], check=True)
+    sys.path.insert(0, "/content/amago_edu")  # an editable install made in a running kernel is not on its path yet
+    os.chdir("/content/amago_edu/notebooks")  # relative paths (../data, runs/) as in the repository'''
 
 
 def badge_markdown(name: str) -> str:
