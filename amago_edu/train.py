@@ -170,6 +170,16 @@ def kept_checkpoints(run_dir: str | Path) -> dict[int, Path]:
     return dict(sorted(found.items()))
 
 
+def agent_for(config: TrainConfig) -> Agent:
+    """A freshly initialised agent for the spaces of ``config``'s environment."""
+    env = make_env(env_spec(config), episodes_per_trial=config.episodes_per_trial,
+                   reward_scales=config.reward_scales, invalid_actions=config.invalid_actions,
+                   shared_actions=config.shared_actions or None, **config.env_kwargs)
+    agent = Agent(env.observation_space, env.action_space, config)
+    env.close()
+    return agent
+
+
 def load_agent(run_dir: str | Path, device: str | torch.device = "cpu",
                update: int | None = None) -> tuple[Agent, TrainConfig]:
     """The agent of a run in eval mode, and its config: the weights of ``checkpoints/latest.pt``, or of
@@ -183,11 +193,7 @@ def load_agent(run_dir: str | Path, device: str | torch.device = "cpu",
             raise ValueError(f"{run_dir} has no checkpoint at update {update}; kept: {list(kept) or 'none'} "
                              "(train with keep_checkpoints=True to keep them)")
         path = kept[update]
-    env = make_env(env_spec(config), episodes_per_trial=config.episodes_per_trial,
-                   reward_scales=config.reward_scales, invalid_actions=config.invalid_actions,
-                   shared_actions=config.shared_actions or None, **config.env_kwargs)
-    agent = Agent(env.observation_space, env.action_space, config)
-    env.close()
+    agent = agent_for(config)
     state = torch.load(path, map_location="cpu", weights_only=True)
     agent.load_state_dict(state["agent"])
     return agent.to(resolve_device(device)).eval(), config
