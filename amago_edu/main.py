@@ -4,7 +4,8 @@
     python -m amago_edu.main --minutes 3       # shorter
     python -m amago_edu.main --notebooks       # instead, execute every notebook (FAST) into a run folder
 
-Prints the success by attempt within a trial (the in-context adaptation table), writes
+Prints the success by attempt within a trial (the in-context adaptation table), measures the trained agent on
+64 more held-out trials (with standard errors), writes
 ``results.html`` (learning curve and success by attempt) and says where the run folder is.
 """
 
@@ -17,6 +18,7 @@ import time
 from pathlib import Path
 
 NOTEBOOK_DIR = Path(__file__).resolve().parents[1] / "notebooks"
+HELD_OUT_TRIALS = 64  # the closing measurement of the trained agent, on maps no evaluation during training played
 
 
 def run_notebooks(out_dir: Path) -> int:
@@ -55,7 +57,8 @@ def main(argv=None) -> int:
 
     from .config import TrainConfig
     from .plotting import attempt_plot, learning_curve, summary_table
-    from .train import NonFiniteLossError, train
+    from .rollout import measure_held_out
+    from .train import NonFiniteLossError, load_agent, train
 
     overrides = {"run_dir": args.run_dir or f"runs/main-{stamp}", "seed": args.seed}
     if args.minutes is not None:
@@ -80,6 +83,13 @@ def main(argv=None) -> int:
     if len(evals) > 1:
         first = evals[0]["attempt_success"]
         print(f"\nat the first evaluation (update {evals[0]['update']}): {[round(x, 2) if x is not None else None for x in first]}")
+    agent, _ = load_agent(history.run_dir)
+    measured = measure_held_out(agent, config, HELD_OUT_TRIALS)
+    metric = "success" if None not in measured["attempt_success"] else "return"  # tasks without a success notion
+    means, errors = measured[f"attempt_{metric}"], measured[f"attempt_{metric}_se"]
+    print(f"\n{measured['trials']} more held-out trials (fresh seeds), {metric} by attempt +- standard error: "
+          + ", ".join(f"{m:.2f}+-{se:.2f}" for m, se in zip(means, errors))
+          + f"; last attempt - first = {means[-1] - means[0]:+.2f}")
     report = history.run_dir / "results.html"
     with open(report, "w") as f:
         f.write(learning_curve(evals, metric="success").to_html(full_html=False, include_plotlyjs=True))

@@ -2,6 +2,7 @@
 
     python benchmarks/learn.py                       # all three tasks (about 15 minutes on 2 cores)
     python benchmarks/learn.py --tasks tmaze --seed 1
+    python benchmarks/learn.py --tasks tmaze --export   # also write data/checkpoints/tmaze.pt (notebook 04)
 
 | task | preset | target (issue #4) |
 |---|---|---|
@@ -16,10 +17,13 @@ periodic evaluations. Each run folder keeps its metrics (runs/learn/<task>).
 from __future__ import annotations
 
 import argparse
+import shlex
+import sys
 import time
 
 import torch
 
+from amago_edu.artefacts import export_agent
 from amago_edu.config import TrainConfig
 from amago_edu.train import train
 
@@ -66,7 +70,9 @@ def run_task(name: str, seed: int, eval_interval: int | None) -> dict:
     else:
         print(f"target NOT met within {spec['minutes']} min; final {spec['metric']} = {fmt(final[spec['metric']])}")
     print(f"run wall time {total:.1f} s")
-    return {"task": name, "met": first_met is not None, "final": final}
+    return {"task": name, "met": first_met is not None, "final": final, "run_dir": history.run_dir,
+            "updates": final["update"], "wall_s": round(total, 1),
+            "first_met": None if first_met is None else {k: first_met[k] for k in ("wall_time", "update", "env_steps")}}
 
 
 def main():
@@ -74,10 +80,19 @@ def main():
     parser.add_argument("--tasks", nargs="+", default=list(TASKS), choices=list(TASKS))
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--eval-interval", type=int, default=None, help="override the presets' eval interval")
+    parser.add_argument("--export", action="store_true",
+                        help="write each trained agent to data/checkpoints/<task>.pt (notebook 04 shows the T-maze one)")
     args = parser.parse_args()
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
     results = [run_task(name, args.seed, args.eval_interval) for name in args.tasks]
     print("\nsummary: " + ", ".join(f"{r['task']}: {'met' if r['met'] else 'NOT met'}" for r in results))
+    if args.export:
+        command = shlex.join(["python", *sys.argv])
+        for r in results:
+            final = {k: r["final"][k] for k in ("update", "env_steps", "return", "success", "attempt_success")}
+            path = export_agent(r["run_dir"], r["task"], meta={"command": command, "target": TASKS[r["task"]]["target"],
+                                "met": r["met"], "first_met": r["first_met"], "final_eval": final, "wall_s": r["wall_s"]})
+            print(f"exported {path} ({path.stat().st_size / 1e6:.2f} MB)")
 
 
 if __name__ == "__main__":

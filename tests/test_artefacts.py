@@ -72,5 +72,5 @@ def test_committed_artefacts_are_small():
 def test_every_committed_artefact_loads_and_says_how_it_was_made(path):
     agent, config, meta = load_trained(path)
     config.validate()
-    assert meta["command"].startswith("python") and meta["export_commit"]
+    assert meta["command"] and meta["export_commit"]
     assert {"encoder", "transformer", "actor"} <= set(agent.loaded_parts)
