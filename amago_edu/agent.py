@@ -47,6 +47,7 @@ from torch import nn
 from torch.autograd.profiler import record_function
 
 from .losses import filtered_bc_actor_loss, masked_mean, max_q_actor_loss, mse_critic_loss, two_hot_critic_loss
+from .pixels import PIXEL_KEY, ImpalaCNN, pixel_shape, shift_part_of_batch
 from .popart import PopArt
 from .transformer import CausalTransformer
 from .twohot import TwoHot, symlog
@@ -109,6 +110,13 @@ class AgentConfig:
     """Discrete V(s) in the filtered-BC advantage: "sampled" (mean Q of num_policy_samples policy samples,
     the authors' way; cost independent of the action count), "exact" (sum_a pi(a|s) Q(s, a), scores every
     action) or "auto" (exact up to 4 actions, sampled above). Continuous actions always sample."""
+    cnn_channels: tuple[int, ...] = (16, 32, 32)
+    """Channels of each IMPALA CNN stage for a "pixels" observation (App. A, Table 2: [16, 32, 32] for
+    Procgen-easy and Atari, [20, 36, 64] for Procgen memory-hard); unused by envs without pixels."""
+    random_shift: bool = False
+    """DrQ-v2 augmentation of "pixels" (pad 4, replicate, random crop; amago_edu.pixels.random_shift), in training
+    forward passes only (never when acting), on the last 75% of each batch's sequences with a shift per frame, as
+    the authors' CNNTstepEncoder(drqv2_aug=True). Needs a "pixels" observation."""
 
     def validate(self) -> None:
         """Raise ValueError naming the field for any invalid setting."""
@@ -135,6 +143,12 @@ class AgentConfig:
         for g in gammas:
             if not isinstance(g, (int, float)) or not (0.0 < g < 1.0):
                 raise ValueError(f"gammas must all lie in (0, 1), got {g!r} in {gammas}")
+        channels = tuple(self.cnn_channels) if isinstance(self.cnn_channels, (tuple, list)) else None
+        if not channels or any(isinstance(c, bool) or not isinstance(c, int) or c < 1 for c in channels):
+            raise ValueError(f"cnn_channels must be a non-empty list of positive integers (one per IMPALA stage, "
+                             f"e.g. [16, 32, 32]), got {self.cnn_channels!r}")
+        if not isinstance(self.random_shift, bool):
+            raise ValueError(f"random_shift must be true or false, got {self.random_shift!r}")
         for name in ("dropout",):
             value = getattr(self, name)
             if not (0.0 <= value < 1.0):
@@ -158,16 +172,19 @@ class TimestepEncoder(nn.Module):
 
     Flat float keys ("observation", "prev_action", "prev_reward", "reset", "progress", "direction",
     ...) are concatenated (the previous reward through symlog so large return scales stay bounded);
-    a BabyAI-style "image" (7x7x3 grid codes) goes through a small CNN and "mission" token ids
-    through an embedding averaged over the words. An MLP and a LayerNorm make the token.
+    a BabyAI-style "image" (7x7x3 grid codes) goes through a small CNN, "mission" token ids through an
+    embedding averaged over the words, and "pixels" (uint8 (C, H, W) frames of Atari or Procgen) through
+    the IMPALA CNN (amago_edu.pixels; App. A, Model Architectures) to ``hidden`` features. An MLP and a
+    LayerNorm make the token from all the features.
     """
 
-    def __init__(self, obs_space: spaces.Dict, d_model: int, hidden: int):
+    def __init__(self, obs_space: spaces.Dict, d_model: int, hidden: int, cnn_channels: tuple[int, ...] = (16, 32, 32)):
         super().__init__()
         if not isinstance(obs_space, spaces.Dict):
             raise ValueError(f"the agent needs a Dict observation space (see amago_edu.envs), got {obs_space}")
         # the valid-action mask is never an input: it would tell the network which game it plays
-        self.flat_keys = sorted(k for k in obs_space.spaces if k not in ("image", "mission", ACTION_MASK_KEY))
+        special = ("image", "mission", PIXEL_KEY, ACTION_MASK_KEY)
+        self.flat_keys = sorted(k for k in obs_space.spaces if k not in special)
         for key in self.flat_keys:
             if not isinstance(obs_space[key], spaces.Box):
                 raise ValueError(f"observation key {key!r} must be a Box space, got {obs_space[key]}")
@@ -186,10 +203,19 @@ class TimestepEncoder(nn.Module):
             vocab = int(obs_space["mission"].high.max()) + 1
             self.mission = nn.Embedding(vocab, 32, padding_idx=0)
             width += 32
+        self.pixels = None
+        if PIXEL_KEY in obs_space.spaces:
+            C, H, W = pixel_shape(obs_space[PIXEL_KEY])
+            self.pixels = ImpalaCNN(C, tuple(cnn_channels), out_features=hidden, image_size=(H, W))
+            width += hidden
+        if width == 0:
+            raise ValueError(f"the observation space has no key the encoder reads: {obs_space}")
         self.mlp = nn.Sequential(nn.Linear(width, hidden), nn.LeakyReLU(), nn.Linear(hidden, d_model), nn.LayerNorm(d_model))
 
-    def forward(self, obs: dict[str, torch.Tensor]) -> torch.Tensor:
-        B, T = obs[self.flat_keys[0]].shape[:2]
+    def forward(self, obs: dict[str, torch.Tensor], augment: bool = False) -> torch.Tensor:
+        """obs {key: (B, T, ...)} -> (B, T, d_model). ``augment``: random-shift part of the "pixels" batch
+        (amago_edu.pixels.shift_part_of_batch); the agent asks for it in training forward passes only."""
+        B, T = next(obs[k] for k in (*self.flat_keys, "image", "mission", PIXEL_KEY) if k in obs).shape[:2]
         features = []
         for key in self.flat_keys:
             x = obs[key].float().reshape(B, T, -1)
@@ -201,6 +227,12 @@ class TimestepEncoder(nn.Module):
             tokens = obs["mission"].long()  # (B, T, W)
             words = (tokens > 0).float().unsqueeze(-1)
             features.append((self.mission(tokens) * words).sum(-2) / words.sum(-2).clamp(min=1.0))
+        if self.pixels is not None:
+            frames = obs[PIXEL_KEY]  # (B, T, C, H, W) uint8: shifted (if at all) as uint8, scaled inside the CNN
+            if augment:
+                frames = shift_part_of_batch(frames)
+            # the leaky ReLU plays the authors' activation on [image features, rl2 features] (CNNTstepEncoder)
+            features.append(F.leaky_relu(self.pixels(frames.reshape(B * T, *frames.shape[2:]))).reshape(B, T, -1))
         return self.mlp(torch.cat(features, dim=-1))
 
 
@@ -381,7 +413,10 @@ class Agent(nn.Module):
         self.config, self.obs_space, self.action_space = config, obs_space, action_space
         self.discrete = isinstance(action_space, spaces.Discrete)
         d = config.d_model
-        self.encoder = TimestepEncoder(obs_space, d, config.tstep_hidden)
+        self.encoder = TimestepEncoder(obs_space, d, config.tstep_hidden, config.cnn_channels)
+        if config.random_shift and self.encoder.pixels is None:
+            raise ValueError(f"random_shift=True augments a {PIXEL_KEY!r} observation, and this env has none "
+                             f"(keys {sorted(obs_space.spaces)}); set random_shift=False")
         self.transformer = CausalTransformer(d, config.n_layers, config.n_heads, config.context_length,
                                              dropout=config.dropout)
         self.actor = Actor(d, action_space, config.head_hidden, len(config.gammas))
@@ -457,9 +492,9 @@ class Agent(nn.Module):
         mask = obs.get(ACTION_MASK_KEY)
         return None if mask is None else mask > 0.5
 
-    def sequence(self, obs: dict[str, torch.Tensor], time: torch.Tensor) -> torch.Tensor:
-        """obs (B, T, ...), time (B, T) -> Transformer states (B, T, d_model)."""
-        return self.transformer(self.encoder(obs), time)
+    def sequence(self, obs: dict[str, torch.Tensor], time: torch.Tensor, augment: bool = False) -> torch.Tensor:
+        """obs (B, T, ...), time (B, T) -> Transformer states (B, T, d_model); ``augment``: random-shift pixels."""
+        return self.transformer(self.encoder(obs, augment=augment), time)
 
     # -- the loss ------------------------------------------------------------------------------
     def loss(self, batch: dict) -> dict[str, torch.Tensor]:
@@ -471,7 +506,9 @@ class Agent(nn.Module):
         """
         cfg, C, G = self.config, self.config.num_critics, len(self.config.gammas)
         with record_function("sequence_model"):  # named scopes: benchmarks/update_speed.py splits the cost
-            states = self.sequence(batch["obs"], batch["time"])  # (B, L+1, d)
+            # DrQ-v2 shifts in training forward passes only (the authors' CNNTstepEncoder); s_{t+1} comes from the same pass
+            augment = cfg.random_shift and self.training
+            states = self.sequence(batch["obs"], batch["time"], augment=augment)  # (B, L+1, d)
         B, L = batch["rewards"].shape
         s = states[:, :-1].reshape(B * L, -1)  # (N, d) state at t, with gradient
         s_next = states[:, 1:].reshape(B * L, -1).detach()  # (N, d) state at t+1, no target encoder
@@ -577,6 +614,7 @@ class Agent(nn.Module):
 
         Discrete -> (N,) long; continuous -> (N, D) in [-1, 1]. Uses the last (acting) gamma head.
         Call ``cache.reset(done_mask)`` when a trial ends so the next trial starts a fresh context.
+        Pixels come as (N, C, H, W) uint8 and are never shifted here (random_shift is a training augmentation).
         """
         token = self.encoder({k: v.unsqueeze(1) for k, v in obs.items()}).squeeze(1)  # (N, d)
         state = self.transformer.step(token, time, cache)

@@ -15,6 +15,15 @@ A trajectory with T transitions is a dict of numpy arrays::
     terminals  (T,) bool           True only where the trial really ended (no bootstrap)
     time       (T+1,) int64        step index within the trial of each observation
     task       str                 task name, for logging only
+
+Compression: trajectories with a ``"pixels"`` observation are written with ``np.savez_compressed``,
+the others with ``np.savez``. Measured on 500-step trajectories of 3x64x64 uint8 frames (6.2 MB raw,
+one CPU thread): Atari frames (random play, resized from 210x160) of Pong, Breakout, Seaquest and
+MsPacman shrink 21-121x for 35-93 ms of writing instead of 15-19 ms, and 5-6 ms of reading instead
+of 3 ms; rendered MiniGrid frames 54x; uniform noise, the worst case, 1.0x at 167 ms. That is cheap
+next to collecting 500 steps. A file without pixels (16 floats a step) shrinks 2.5x but takes 6x as
+long to write (1.2 ms instead of 0.2 ms), so those files stay uncompressed.
+``np.load`` reads both kinds.
 """
 
 from __future__ import annotations
@@ -29,6 +38,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .pixels import PIXEL_KEY
 from .utils import atomic_path
 
 _OBS_PREFIX = "obs/"
@@ -162,9 +172,10 @@ class TrajectoryStore:
         arrays = {_OBS_PREFIX + k: v for k, v in traj["obs"].items()}
         arrays.update({k: traj[k] for k in _ARRAY_KEYS})
         arrays["task"] = np.array(traj["task"])
+        save = np.savez_compressed if PIXEL_KEY in traj["obs"] else np.savez  # measured: see the module docstring
         with atomic_path(path) as tmp:
             with open(tmp, "wb") as f:  # a file object, so numpy does not append another ".npz"
-                np.savez(f, **arrays)
+                save(f, **arrays)
         bisect.insort(self._paths, path)
         self._cache[path] = traj
         self._evict()
@@ -301,6 +312,8 @@ def _to_tensor(array: np.ndarray, device: torch.device) -> torch.Tensor:
     tensor = torch.from_numpy(np.ascontiguousarray(array))
     if array.dtype == bool:
         dtype = torch.bool
+    elif array.dtype == np.uint8:  # pixels and grid codes: 1 byte each, made float inside the encoder
+        dtype = torch.uint8
     elif np.issubdtype(array.dtype, np.floating):
         dtype = torch.float32
     elif np.issubdtype(array.dtype, np.integer):
@@ -311,7 +324,8 @@ def _to_tensor(array: np.ndarray, device: torch.device) -> torch.Tensor:
 
 
 def batch_to_torch(batch: dict, device: str | torch.device = "cpu") -> dict:
-    """Numpy batch from ``sample_batch`` -> tensors on ``device`` (float32 floats, long ints, bool masks).
+    """Numpy batch from ``sample_batch`` -> tensors on ``device`` (float32 floats, long ints, bool masks;
+    uint8 stays uint8, so a batch of frames is not 8x larger as int64).
 
     ``obs`` stays a dict of tensors; ``tasks`` (strings) is passed through unchanged.
     """

@@ -91,7 +91,7 @@ def test_continuous_actions_and_torch_conversion(tmp_path):
     tensors = batch_to_torch(batch, "cpu")
     assert tensors["actions"].dtype == torch.float32 and tensors["actions"].shape == (1, 3, 2)
     assert tensors["obs"]["state"].dtype == torch.float32
-    assert tensors["obs"]["image"].dtype == torch.long
+    assert tensors["obs"]["image"].dtype == torch.uint8  # uint8 stays uint8 (pixels: 1/8 of int64's memory)
     assert tensors["time"].dtype == torch.long
     assert tensors["mask"].dtype == torch.bool and tensors["mask"].tolist() == [[True, True, False]]
     assert tensors["obs_mask"].tolist() == [[True, True, True, False]]
