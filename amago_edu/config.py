@@ -40,6 +40,9 @@ class TrainConfig(AgentConfig):
     """Size of a mixture's shared Discrete action space (0 = its largest task's); larger pads every task,
     e.g. one game alone inside popgym-mt's 27 actions (a diagnosis run). A single env id: write "id," for a
     mixture of one."""
+    task_per_env: bool = False
+    """Mixtures: parallel env i always plays task i mod n (the authors' Atari set-up: every game is played all the
+    time) instead of drawing a task per trial; num_envs must then be a multiple of the number of tasks."""
     seed: int = 0
     """Seeds python, numpy, torch and the environments."""
     device: str = "auto"
@@ -74,6 +77,9 @@ class TrainConfig(AgentConfig):
     """Global gradient-norm clip."""
     buffer_capacity: int = 20000
     """Trajectory files kept in replay (oldest deleted first)."""
+    replay_cache_mb: int = 4096
+    """Memory for trajectories held in RAM (least recently used dropped first, read from disk again when sampled);
+    0 = keep none in memory. State-vector runs fit whole; a pixel replay does not (21 MB per 1,000 Atari frames)."""
     epsilon_start: float = 1.0
     """Epsilon-greedy exploration at the start of training (each env uses epsilon x U[0, 1), redrawn per trial)."""
     epsilon_end: float = 0.05
@@ -167,6 +173,9 @@ class TrainConfig(AgentConfig):
             raise ValueError(f"eval_split must be one of {SPLITS} (held-out variants or training ones), got {self.eval_split!r}")
         if self.vector_mode not in ("sync", "async"):
             raise ValueError(f"vector_mode must be 'sync' or 'async', got {self.vector_mode!r}")
+        if isinstance(self.replay_cache_mb, bool) or not isinstance(self.replay_cache_mb, int) or self.replay_cache_mb < 0:
+            raise ValueError(f"replay_cache_mb must be an integer >= 0 (MB of trajectories kept in memory), "
+                             f"got {self.replay_cache_mb!r}")
         if self.buffer_capacity < self.learning_starts:
             raise ValueError(f"buffer_capacity ({self.buffer_capacity}) must be >= learning_starts "
                              f"({self.learning_starts}), or replay never holds enough trajectories to start")
@@ -262,6 +271,41 @@ PRESETS: dict[str, dict] = {
                            reward_multiplier=100.0, total_updates=4000, max_minutes=20.0, eval_interval=250,
                            eval_trials=48, lr=1e-3),
 }
+
+# The paper's settings (App. A, Tables 1 and 2; the authors' example scripts for what the tables leave out), for a GPU.
+# Shared: 7 discount factors, 4 critics, tau 0.003, symlog bins over +-1e5, FF width 4 x d_model, dropout 0.05.
+# Replay sizes are given in trajectories here: the paper's step counts divided by the trial length.
+_PAPER = dict(gammas=(0.1, 0.9, 0.95, 0.97, 0.99, 0.995, 0.999), num_critics=4, tau=0.003, value_low=-1e5,
+              value_high=1e5, n_heads=8, head_hidden=256, dropout=0.05, filter_threshold=-1e-4, grad_clip=1.0,
+              total_updates=10**6, max_minutes=0.0, eval_interval=2000, eval_trials=64, checkpoint_interval=2000,
+              log_interval=100, warmup_updates=1000, epsilon_anneal_steps=2_000_000)
+PAPER_PRESETS: dict[str, dict] = {
+    # POPGym, 27 games, one-shot with a warm-up attempt; paper: 100M env steps, 85% normalised return (Fig. 5)
+    "paper_popgym": dict(**_PAPER, env="popgym-27", episodes_per_trial=2, context_length=600, d_model=256,
+                         n_layers=3, tstep_hidden=512, num_bins=64, lr=1e-4, batch_size=24, weight_decay=1e-4,
+                         buffer_capacity=15_000, reward_multiplier=100.0, num_envs=24),
+    # BabyAI, k = 2 on one layout; the paper trains 50 levels (the authors' examples list them), this preset the
+    # 8 of babyai-mt at the paper's network size; paper: two-episode return 1.61 at 100M steps (Fig. 10)
+    "paper_babyai": dict(**_PAPER, env="babyai-mt", episodes_per_trial=2, context_length=512, d_model=256,
+                         n_layers=4, tstep_hidden=256, num_bins=32, lr=1e-4, batch_size=24, weight_decay=1e-3,
+                         buffer_capacity=20_000, reward_multiplier=1000.0, num_envs=24),
+    # Meta-World ML45, k = 3 attempts of 500 steps (trial 1,500 > context 256: a sliding window when acting);
+    # the paper's score is success on the 45 training families (eval_split "train"): 88.8% at 100M steps (Fig. 4)
+    "paper_metaworld_ml45": dict(**{**_PAPER, "grad_clip": 2.0}, env="metaworld/ML45", episodes_per_trial=3, context_length=256,
+                                 d_model=320, n_layers=3, tstep_hidden=512, num_bins=128, lr=5e-4, batch_size=24,
+                                 weight_decay=1e-4, buffer_capacity=5_300, reward_multiplier=1.0,
+                                 num_envs=40, eval_split="train"),
+    # Multi-Game Atari, 10 games, one per parallel env, unclipped rewards; ~21M steps per game (Fig. 9)
+    "paper_atari": dict(**_PAPER, env="atari-mt", episodes_per_trial=1, task_per_env=True, context_length=64,
+                        d_model=256, n_layers=3, tstep_hidden=384, num_bins=128, cnn_channels=(16, 32, 32), lr=1e-4,
+                        batch_size=32, weight_decay=5e-3, buffer_capacity=4_000, reward_multiplier=0.25, num_envs=30),
+    # Multi-Game Procgen "easy", two attempts at one level, DrQ-v2 shifts; 275M steps (Fig. 6)
+    "paper_procgen_easy": dict(**_PAPER, env="procgen-easy", episodes_per_trial=2, context_length=128, d_model=512,
+                               n_layers=3, tstep_hidden=384, num_bins=128, cnn_channels=(16, 32, 32),
+                               random_shift=True, lr=1e-4, batch_size=24, weight_decay=5e-3, buffer_capacity=9_000,
+                               reward_multiplier=10.0, num_envs=30),
+}
+PRESETS.update(PAPER_PRESETS)
 
 
 # -- command line -------------------------------------------------------------------------------

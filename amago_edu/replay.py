@@ -33,6 +33,7 @@ import re
 import time
 import warnings
 import zipfile
+from collections import OrderedDict
 from pathlib import Path
 
 import numpy as np
@@ -117,9 +118,14 @@ class TrajectoryStore:
     order and re-opening the folder (resume) recovers the FIFO order. ``.tmp-*`` files (writes
     interrupted by a crash) are ignored. A file that cannot be read is skipped with a warning
     and renamed to ``*.corrupt`` so it is never read again.
+
+    ``cache_bytes`` bounds the memory the cache may hold (``None``: every trajectory stays in memory once read or
+    written, fine for state-vector envs); beyond it the least recently used trajectories are dropped from memory
+    (not from disk) and read again from their files when sampled. Pixel envs need it: one 1,000-step trial of
+    84x84 RGB frames is 21 MB.
     """
 
-    def __init__(self, directory: str | Path, capacity: int):
+    def __init__(self, directory: str | Path, capacity: int, cache_bytes: int | None = None):
         if not isinstance(capacity, (int, np.integer)) or isinstance(capacity, bool) or capacity < 1:
             raise ValueError(
                 f"capacity must be an integer >= 1 (maximum number of trajectory files), got {capacity!r}"
@@ -127,9 +133,13 @@ class TrajectoryStore:
         self.directory = Path(directory)
         self.directory.mkdir(parents=True, exist_ok=True)
         self.capacity = int(capacity)
+        if cache_bytes is not None and (not isinstance(cache_bytes, (int, np.integer)) or cache_bytes < 0):
+            raise ValueError(f"cache_bytes must be None or an integer >= 0, got {cache_bytes!r}")
+        self.cache_bytes = cache_bytes
+        self._cached_bytes = 0
         self._counter = 0
         self._last_time_ns = 0
-        self._cache: dict[Path, dict] = {}
+        self._cache: OrderedDict[Path, dict] = OrderedDict()  # least recently used first
         self._paths: list[Path] = []
         self.refresh()
         self._evict()
@@ -140,7 +150,8 @@ class TrajectoryStore:
         found = sorted(p for p in self.directory.glob("*.npz") if not p.name.startswith(".tmp-"))
         self._paths = found
         keep = set(found)
-        self._cache = {p: t for p, t in self._cache.items() if p in keep}
+        for path in [p for p in self._cache if p not in keep]:
+            self._uncache(path)
 
     def __len__(self) -> int:
         return len(self._paths)
@@ -177,15 +188,37 @@ class TrajectoryStore:
             with open(tmp, "wb") as f:  # a file object, so numpy does not append another ".npz"
                 save(f, **arrays)
         bisect.insort(self._paths, path)
-        self._cache[path] = traj
+        self._remember(path, traj)
         self._evict()
         return path
 
     def _evict(self) -> None:
         while len(self._paths) > self.capacity:
             oldest = self._paths.pop(0)
-            self._cache.pop(oldest, None)
+            self._uncache(oldest)
             oldest.unlink(missing_ok=True)
+
+    # ---- the in-memory cache --------------------------------------------------------------------
+    @staticmethod
+    def _nbytes(traj: dict) -> int:
+        return sum(v.nbytes for v in traj["obs"].values()) + sum(traj[k].nbytes for k in _ARRAY_KEYS)
+
+    def _remember(self, path: Path, traj: dict) -> None:
+        self._uncache(path)
+        self._cache[path] = traj
+        self._cached_bytes += self._nbytes(traj)
+        while self.cache_bytes is not None and self._cached_bytes > self.cache_bytes and self._cache:
+            self._uncache(next(iter(self._cache)))  # the least recently used
+
+    def _uncache(self, path: Path) -> None:
+        traj = self._cache.pop(path, None)
+        if traj is not None:
+            self._cached_bytes -= self._nbytes(traj)
+
+    @property
+    def cached_bytes(self) -> int:
+        """Bytes of trajectories held in memory now."""
+        return self._cached_bytes
 
     # ---- read --------------------------------------------------------------------------------
     @staticmethod
@@ -204,6 +237,7 @@ class TrajectoryStore:
         """Cached ``load``; a corrupt file is warned about, renamed ``*.corrupt`` and dropped (returns None)."""
         traj = self._cache.get(path)
         if traj is not None:
+            self._cache.move_to_end(path)  # recently used
             return traj
         try:
             traj = self.load(path)
@@ -211,13 +245,13 @@ class TrajectoryStore:
             self._drop_corrupt(path, err)
             return None
         if path in self._paths:  # do not cache files this store does not index
-            self._cache[path] = traj
+            self._remember(path, traj)
         return traj
 
     def _drop_corrupt(self, path: Path, err: Exception) -> None:
         if path in self._paths:
             self._paths.remove(path)
-        self._cache.pop(path, None)
+        self._uncache(path)
         try:
             path.rename(path.with_name(path.name + ".corrupt"))
             where = f"renamed to {path.name}.corrupt"

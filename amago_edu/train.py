@@ -36,7 +36,7 @@ from tqdm.auto import tqdm
 from . import distributed
 from .agent import Agent, AgentConfig
 from .config import TrainConfig, config_from_args
-from .envs import make_env
+from .envs import NAMED_SETS, make_env, named_set_ids
 from .learning import autocast_context, make_optimizer, update_step
 from .metrics import History, MetricsWriter, read_metrics_rows
 from .replay import TrajectoryStore, batch_to_torch, sample_batch
@@ -106,18 +106,30 @@ def build_env_fn(config: TrainConfig, seed_offset: int, evaluation: bool = False
     held-out variants: frozen-lake maps, BabyAI layouts, ...; see amago_edu.envs.splits)."""
     kwargs = dict(config.env_kwargs)
     split = config.eval_split if evaluation else "train"
+    tasks = task_ids(config) if config.task_per_env else None
 
     def env_fn(i: int):
         return make_env(env_spec(config), episodes_per_trial=config.episodes_per_trial,
                         reward_scales=config.reward_scales, invalid_actions=config.invalid_actions,
                         shared_actions=config.shared_actions or None, seed=config.seed * 10_000 + seed_offset + i,
-                        split=split, **kwargs)
+                        split=split, task=None if tasks is None else tasks[i % len(tasks)], **kwargs)
     return env_fn
+
+
+def task_ids(config: TrainConfig) -> list[str]:
+    """The ids of the tasks of ``config.env`` (one for a single env)."""
+    spec = env_spec(config)
+    if isinstance(spec, list):
+        return spec
+    return named_set_ids(spec) if spec in NAMED_SETS else [spec]
 
 
 def build_envs(config: TrainConfig, rank: int = 0):
     """(training envs, evaluation envs); a wrong env_kwargs becomes a ValueError naming the field.
     Under torchrun each process collects from differently seeded training envs."""
+    if config.task_per_env and config.num_envs % len(task_ids(config)):
+        raise ValueError(f"task_per_env needs num_envs to be a multiple of the {len(task_ids(config))} tasks of "
+                         f"{config.env!r} (so every task is played equally), got num_envs={config.num_envs}")
     try:
         envs = make_vector_env(build_env_fn(config, 100_000 * rank), config.num_envs, config.vector_mode)
     except TypeError as err:  # the env's constructor rejected a keyword: a user mistake, not a bug
@@ -321,7 +333,8 @@ def train(config: TrainConfig, callbacks=()) -> History:
     if config.resume and lead:
         metrics.rewrite()
     history = History(run_dir, metrics.rows)
-    store = TrajectoryStore(run_dir / ("replay" if rank == 0 else f"replay-rank{rank}"), config.buffer_capacity)
+    store = TrajectoryStore(run_dir / ("replay" if rank == 0 else f"replay-rank{rank}"), config.buffer_capacity,
+                            cache_bytes=config.replay_cache_mb * 2**20)
 
     def on_trajectory(traj: dict) -> None:
         store.add(traj)

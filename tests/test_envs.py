@@ -478,7 +478,7 @@ def test_unknown_ids_list_families_and_close_matches():
         make_env("popgym/RepeatPreviusEasy")
     assert "popgym/RepeatPreviousEasy" in str(err.value)
     with pytest.raises(ValueError, match="Known families"):
-        make_env("atari/Pong")
+        make_env("mujoco/Ant-v5")
     with pytest.raises(ValueError, match="reward_scales"):
         make_env(["toy/tmaze", "toy/meta_frozen_lake"], reward_scales=[1.0])
     with pytest.raises(TypeError, match="popgym/RepeatPreviousEasy"):

@@ -263,3 +263,15 @@ def test_tiny_masked_mixture_run_trains(tmp_path):
     history = train(config)
     assert history.final_eval["update"] == 6
     assert history.train and all(math.isfinite(row["critic_loss"]) for row in history.train)
+
+
+def test_task_per_env_pins_each_parallel_env_to_one_task():
+    from amago_edu.train import build_env_fn, build_envs
+
+    config = TrainConfig.preset("fast", env="popgym/RepeatFirstEasy,popgym/HigherLowerEasy", env_kwargs={},
+                                num_envs=4, task_per_env=True)
+    for i, expected in enumerate(["popgym/RepeatFirstEasy", "popgym/HigherLowerEasy"] * 2):
+        env = build_env_fn(config, 0)(i)
+        assert {env.reset()[1]["task"] for _ in range(6)} == {expected}
+    with pytest.raises(ValueError, match="multiple of the 2 tasks"):
+        build_envs(TrainConfig.preset("fast", env=config.env, env_kwargs={}, num_envs=3, task_per_env=True))

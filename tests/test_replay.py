@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from amago_edu.replay import TrajectoryStore, batch_to_torch, sample_batch
+from amago_edu.replay import TrajectoryStore, batch_to_torch, sample_batch, validate_trajectory
 
 
 def make_traj(T: int, task: str = "toy", offset: int = 0, continuous: bool = False) -> dict:
@@ -195,3 +195,20 @@ def test_trim_cuts_the_window_to_the_longest_row(tmp_path):
     for key in full["obs"]:
         np.testing.assert_array_equal(trimmed["obs"][key], full["obs"][key][:, : L + 1])
     assert not full["mask"][:, L:].any()
+
+
+def test_cache_bytes_bound_memory_and_dropped_trajectories_are_read_back(tmp_path):
+    one = TrajectoryStore._nbytes(validate_trajectory(make_traj(10)))
+    store = TrajectoryStore(tmp_path, capacity=10, cache_bytes=2 * one)  # room for two 10-step trajectories
+    paths = [store.add(make_traj(10, offset=i)) for i in range(4)]
+    assert store.cached_bytes == 2 * one and list(store._cache) == paths[2:]  # the two most recent
+    first = store.get(paths[0])  # read from disk, now the most recently used: paths[2] leaves memory
+    np.testing.assert_array_equal(first["rewards"], validate_trajectory(make_traj(10, offset=0))["rewards"])
+    assert list(store._cache) == [paths[3], paths[0]] and store.cached_bytes == 2 * one
+    store.get(paths[3])
+    assert list(store._cache) == [paths[0], paths[3]]  # a hit moves to the recent end
+    nothing = TrajectoryStore(tmp_path / "none", capacity=10, cache_bytes=0)
+    nothing.add(make_traj(5))
+    assert nothing.cached_bytes == 0 and len(nothing) == 1
+    with pytest.raises(ValueError, match="cache_bytes"):
+        TrajectoryStore(tmp_path / "bad", capacity=10, cache_bytes=-1)

@@ -4,10 +4,16 @@ Ids are ``family/name``:
 
 * ``toy/meta_frozen_lake`` (kwarg ``size``), ``toy/tmaze`` (kwarg ``corridor_length``);
 * ``popgym/<Game>`` for every POPGym game, e.g. ``popgym/RepeatPreviousEasy``;
-* ``babyai/<Level>``, e.g. ``babyai/BabyAI-GoToRedBall-v0`` (see :mod:`amago_edu.envs.babyai`).
+* ``babyai/<Level>``, e.g. ``babyai/BabyAI-GoToRedBall-v0`` (see :mod:`amago_edu.envs.babyai`);
+* ``metaworld/ML1/<task>``, ``metaworld/ML10``, ``metaworld/ML45`` (:mod:`amago_edu.envs.metaworld`, extra
+  ``[metaworld]``);
+* ``atari/<Game>``, e.g. ``atari/Pong`` (:mod:`amago_edu.envs.atari`, extra ``[atari]``);
+* ``procgen/<game>``, e.g. ``procgen/coinrun`` (:mod:`amago_edu.envs.procgen`, extra ``[procgen]``).
 
-A list of ids is a multi-task mixture (:class:`MultiTaskEnv`); a named set (``"popgym-mt"``,
-``"babyai-mt"``) is a string that stands for such a list with its own trial format.
+A list of ids is a multi-task mixture (:class:`MultiTaskEnv`); a named set (``"popgym-mt"``, ``"popgym-27"``,
+``"babyai-mt"``, ``"atari-mt"``, ``"procgen-easy"``, ``"procgen-easy-rescaled"``) is a string that stands for such a
+list with its own trial format (and reward scales). Meta-World's ML10/ML45 are one env each that draws a task
+family per trial (their 45 simulators are shared, not one mixture member each).
 
 Every env returned: Dict observations (``observation`` or the BabyAI keys, plus ``prev_action``,
 ``prev_reward``, ``reset``, ``progress``), Discrete or [-1, 1] Box actions, ``terminated`` only at
@@ -25,7 +31,7 @@ import gymnasium as gym
 import numpy as np
 
 from .multitask import MultiTaskEnv
-from .popgym import POPGYM_MT, make_popgym_env, popgym_games
+from .popgym import POPGYM_27, POPGYM_MT, make_popgym_env, popgym_games
 from .splits import SPLITS, check_split
 from .toy import TOY_TASKS, MetaFrozenLake, PassiveTMaze
 from .trial import TrialWrapper
@@ -34,12 +40,20 @@ KNOWN_FAMILIES = {
     "toy": "toy/meta_frozen_lake, toy/tmaze",
     "popgym": "popgym/<Game> for every POPGym game, e.g. popgym/RepeatPreviousEasy",
     "babyai": "babyai/<Level>, e.g. babyai/BabyAI-GoToRedBall-v0",
+    "metaworld": "metaworld/ML1/<task> (e.g. metaworld/ML1/reach-v3), metaworld/ML10, metaworld/ML45",
+    "atari": "atari/<Game>, e.g. atari/Pong",
+    "procgen": "procgen/<game>, e.g. procgen/coinrun",
 }
 
-#: named sets: the ids they stand for and their trial format (App. B: POPGym one-shot with a warm-up, BabyAI k = 2)
+#: named sets: the ids they stand for and their trial format (App. B: POPGym one-shot with a warm-up, BabyAI k = 2,
+#: Procgen two attempts at one level, Atari one episode per trial) and reward scales (the rescaled Procgen of Fig. 7)
 NAMED_SETS = {
     "popgym-mt": {"episodes_per_trial": 2, "warmup_episodes": 1},
+    "popgym-27": {"episodes_per_trial": 2, "warmup_episodes": 1},
     "babyai-mt": {"episodes_per_trial": 2, "warmup_episodes": 0},
+    "atari-mt": {"episodes_per_trial": 1, "warmup_episodes": 0},
+    "procgen-easy": {"episodes_per_trial": 2, "warmup_episodes": 0},
+    "procgen-easy-rescaled": {"episodes_per_trial": 2, "warmup_episodes": 0, "rescaled": True},
 }
 
 __all__ = [
@@ -59,10 +73,20 @@ def named_set_ids(name: str) -> list[str]:
     """The env ids a named set stands for."""
     if name == "popgym-mt":
         return [f"popgym/{game}" for game in POPGYM_MT]
+    if name == "popgym-27":
+        return [f"popgym/{game}" for game in POPGYM_27]
     if name == "babyai-mt":
         from .babyai import BABYAI_MT
 
         return [f"babyai/{level}" for level in BABYAI_MT]
+    if name == "atari-mt":
+        from .atari import ATARI_MT
+
+        return [f"atari/{game}" for game in ATARI_MT]
+    if name in ("procgen-easy", "procgen-easy-rescaled"):
+        from .procgen import PROCGEN_EASY
+
+        return [f"procgen/{game}" for game in PROCGEN_EASY]
     raise ValueError(f"unknown named set {name!r}; named sets are {sorted(NAMED_SETS)}")
 
 
@@ -95,6 +119,18 @@ def _make_inner(env_id: str, kwargs: dict, split: str, seeds: tuple[int, int] | 
         from .babyai import make_babyai_env  # imported lazily: minigrid is only needed for BabyAI
 
         return make_babyai_env(name, split=split, seeds=seeds, **kwargs)
+    if family == "metaworld" and name:
+        from .metaworld import make_metaworld_env  # the optional packages load only when a family is used
+
+        return make_metaworld_env(name, split=split, **kwargs)
+    if family == "atari" and name:
+        from .atari import make_atari_env
+
+        return make_atari_env(name, split=split, **kwargs)
+    if family == "procgen" and name:
+        from .procgen import make_procgen_env
+
+        return make_procgen_env(name, split=split, **kwargs)
     if env_id in NAMED_SETS:
         raise ValueError(f"named set {env_id!r} cannot be part of a list; pass it alone or list its ids")
     raise _unknown_id(env_id)
@@ -137,7 +173,8 @@ def make_env(
             (``popgym-mt`` and ``babyai-mt``: 2).
         warmup_episodes: attempts whose reward is zeroed for the RL objective but visible in
             ``prev_reward``; ``None`` -> 0, or the named set's own (``popgym-mt``: 1).
-        reward_scales: one multiplier per task (a number for a single id).
+        reward_scales: one multiplier per task (a number for a single id); ``None`` -> 1 each, or the named
+            set's own (``procgen-easy-rescaled``: coinrun x100, climber x0.1).
         seed: seeds the first ``reset()`` and the action space; same seed -> same trajectory.
         split: ``"train"`` (the variants training sees) or ``"test"`` (the held-out ones: frozen-lake maps,
             BabyAI layouts, ...); each family's meaning is in :mod:`amago_edu.envs.splits`.
@@ -160,6 +197,10 @@ def make_env(
         raise ValueError(f"spec must be an env id, a non-empty list of ids or a named set {sorted(NAMED_SETS)}, got {spec!r}")
     k = episodes_per_trial if episodes_per_trial is not None else defaults.get("episodes_per_trial", 1)
     warmup = warmup_episodes if warmup_episodes is not None else defaults.get("warmup_episodes", 0)
+    if reward_scales is None and defaults.get("rescaled"):
+        from .procgen import PROCGEN_EASY_RESCALED
+
+        reward_scales = [PROCGEN_EASY_RESCALED.get(env_id.partition("/")[2], 1.0) for env_id in ids]
     scales = _reward_scales(reward_scales, len(ids))
     check_split(split)
     single = isinstance(spec, str) and spec not in NAMED_SETS

@@ -31,6 +31,15 @@ POPGYM_MT = [
     "MineSweeperEasy",
 ]
 
+#: the paper's 27-game mixture (App. B, POPGym; the authors' ``MultiDomainPOPGym``): eight families at Easy, Medium
+#: and Hard, the bandit at Easy and Medium, and MineSweeperEasy
+POPGYM_27 = [
+    f"{family}{level}"
+    for family in ("Autoencode", "RepeatPrevious", "RepeatFirst", "CountRecall", "PositionOnlyCartPole",
+                   "VelocityOnlyCartPole", "NoisyPositionOnlyCartPole", "HigherLower")
+    for level in ("Easy", "Medium", "Hard")
+] + ["MultiarmedBanditEasy", "MultiarmedBanditMedium", "MineSweeperEasy"]
+
 Fill = Callable[[np.ndarray, object, int], None]  # fill(out, native_value, offset) writes in place
 
 
