@@ -6,8 +6,9 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.amago_edu-installed
 BOOK_DEPS := $(VENV)/.book-deps
+EXTRAS_STAMP := $(VENV)/.benchmark-extras
 
-.PHONY: setup run test test-fast notebooks clean-notebooks book
+.PHONY: setup run test test-fast notebooks clean-notebooks book extras
 
 setup: $(STAMP)
 
@@ -24,8 +25,19 @@ $(STAMP): requirements.txt pyproject.toml
 run: $(STAMP)
 	$(PY) -m amago_edu.main
 
-test: $(STAMP) $(VENV)/.browser-test-deps
+test: $(STAMP) $(VENV)/.browser-test-deps $(EXTRAS_STAMP)
 	$(PY) -m pytest -q
+
+# the optional benchmark packages the suite tests (Meta-World, Atari, Procgen; README "Benchmarks"): Procgen's EnvPool
+# needs the system Qt5 runtime, and --no-deps keeps its install to what Procgen uses (see requirements-procgen.txt)
+extras: $(EXTRAS_STAMP)
+
+$(EXTRAS_STAMP): requirements-metaworld.txt requirements-atari.txt requirements-procgen.txt $(STAMP)
+	ldconfig -p | grep -q libQt5Gui || { $$([ "$$(id -u)" = 0 ] || echo sudo) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $$([ "$$(id -u)" = 0 ] || echo sudo) apt-get install -y -qq --no-install-recommends libqt5gui5; }
+	$(PY) -m pip install --quiet -r requirements-metaworld.txt -r requirements-atari.txt
+	$(PY) -m pip install --quiet --no-deps -r requirements-procgen.txt
+	touch $@
 
 # the browser tests (tests/test_browser.py: JupyterLab; tests/test_book.py: the built book): Debian's chromium,
 # playwright from PyPI, and the book's requirements

@@ -270,6 +270,27 @@ PRESETS: dict[str, dict] = {
                            reward_scales=(0.1, 1.0, 100.0), episodes_per_trial=1, context_length=65,
                            reward_multiplier=100.0, total_updates=4000, max_minutes=20.0, eval_interval=250,
                            eval_trials=48, lr=1e-3),
+    # CPU-sized runs of the other three benchmarks (benchmarks/multitask.py --sets ...; extras in the README).
+    # Meta-World ML1 reach, k = 3 attempts of 100 steps (paper: 500) at one goal: the goal is hidden, so attempt 1
+    # must find it and attempts 2-3 can go straight there, in context; the context holds the whole 300-step trial.
+    "metaworld_ml1": dict(**_SMALL, env="metaworld/ML1/reach-v3", episodes_per_trial=3,
+                          env_kwargs={"max_episode_steps": 100}, context_length=301, reward_multiplier=1.0, lr=5e-4,
+                          grad_clip=2.0, total_updates=10**6, max_minutes=30.0, eval_interval=500, eval_trials=24),
+    # Meta-World ML10: 10 training families (held-out: 5 others), the same trial format
+    "metaworld_ml10": dict(**_SMALL, env="metaworld/ML10", episodes_per_trial=3, env_kwargs={"max_episode_steps": 100},
+                           context_length=301, reward_multiplier=1.0, lr=5e-4, grad_clip=2.0, total_updates=10**6,
+                           max_minutes=30.0, eval_interval=500, eval_trials=30, eval_split="train"),
+    # Two Atari games whose scores differ by two orders of magnitude (Pong +-21, MsPacman hundreds to thousands),
+    # one per parallel env, unclipped; episodes capped at 500 steps; a small IMPALA CNN
+    "atari_2": dict(**_SMALL, env="atari/Pong,atari/MsPacman", episodes_per_trial=1, task_per_env=True,
+                    env_kwargs={"max_episode_steps": 500}, context_length=33, cnn_channels=(8, 16, 16), num_envs=4,
+                    batch_size=8, reward_multiplier=0.25, num_bins=128, buffer_capacity=300, learning_starts=4,
+                    total_updates=10**6, max_minutes=30.0, eval_interval=250, eval_trials=8),
+    # Procgen easy, two attempts at one level (capped at 200 steps each); a 64-step sliding context
+    "procgen_easy": dict(**_SMALL, env="procgen-easy", episodes_per_trial=2, env_kwargs={"max_episode_steps": 200},
+                         context_length=65, cnn_channels=(8, 16, 16), num_envs=5, task_per_env=True, batch_size=8,
+                         num_bins=128, buffer_capacity=500, learning_starts=5, total_updates=10**6, max_minutes=30.0,
+                         eval_interval=250, eval_trials=10),
 }
 
 # The paper's settings (App. A, Tables 1 and 2; the authors' example scripts for what the tables leave out), for a GPU.

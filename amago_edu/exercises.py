@@ -37,6 +37,8 @@ __all__ = [
     "check_lookalike_games", "check_layout_overlap",
     # 07 return-scale ablation
     "check_mse_loss_share",
+    # 08 the paper's benchmarks
+    "check_rescaled_loss_ratio",
 ]
 
 
@@ -531,3 +533,22 @@ def check_mse_loss_share(answer, scales: Sequence[float]) -> bool | None:
     if _close(float(answer), linear, 0.05):
         return _wrong("07.1", "that is the share of the *gradient* (linear in the error); the loss is squared.")
     return _wrong("07.1", "task k's loss is proportional to c_k^2: divide the smallest c_k^2 by the sum over tasks.")
+
+
+# -- 08 the paper's benchmarks ------------------------------------------------------------------------
+def check_rescaled_loss_ratio(answer, scales: dict[str, float] | None = None) -> bool | None:
+    """08.1: in the rescaled Procgen mixture, the ratio of the largest game's MSE critic loss to the smallest's,
+    for errors that are the same fraction of each game's returns (so a game's loss grows as its scale squared)."""
+    if answer is None:
+        return _not_answered("08.1")
+    if scales is None:
+        from .envs.procgen import PROCGEN_EASY_RESCALED as scales  # plain module: no envpool needed
+    if not _is_number(answer) or float(answer) <= 0:
+        return _wrong("08.1", "give one positive number: the largest game's loss divided by the smallest's.")
+    largest, smallest = max(scales.values()), min(scales.values())
+    if _close(float(answer), (largest / smallest) ** 2, 0.02):
+        return _right("08.1", "A regression critic spends essentially all its loss on the x100 game; a two-hot "
+                      "critic's cross-entropy is the same size for every game.")
+    if _close(float(answer), largest / smallest, 0.02):
+        return _wrong("08.1", "that is the ratio of the errors; the MSE loss squares them.")
+    return _wrong("08.1", "read the two scales from PROCGEN_EASY_RESCALED, divide the larger by the smaller, then square.")

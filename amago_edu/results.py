@@ -23,9 +23,13 @@ def load_result(name: str) -> dict:
     return json.loads(path.read_text())
 
 
-#: how each set is scored: (metric, attempts). popgym-mt: the return of the scored (second) attempt, the
-#: first being a warm-up whose reward is not optimised; babyai-mt: success in each attempt (both are scored)
-SCORING = {"popgym-mt": ("return", [-1]), "babyai-mt": ("success", [0, 1])}
+#: how each set of benchmarks/multitask.py is scored: (metric, attempts). popgym-mt: the return of the scored (second)
+#: attempt, the first being a warm-up whose reward is not optimised; babyai-mt: success in each attempt (both scored)
+SCORING = {"popgym-mt": ("return", [-1]), "babyai-mt": ("success", [0, 1]),
+           # Meta-World: success in each of the k = 3 attempts (Fig. 4); Atari: the one episode's return (Fig. 9);
+           # Procgen: the return of each of the two attempts at one level (Figs. 6-7)
+           "metaworld-ml1": ("success", [0, 1, 2]), "metaworld-ml10": ("success", [0, 1, 2]),
+           "atari-2": ("return", [-1]), "procgen-easy": ("return", [0, 1])}
 
 
 def attempt_score(summary: dict, metric: str, attempt: int) -> tuple[float, float]:
@@ -67,3 +71,26 @@ def verdict_table(results: dict[str, dict[str, dict]], metric: str = "return", a
     return "\n".join(lines), counts
 
 
+
+
+#: the paper's headline result for each benchmark, to print beside the CPU runs (Sec. 4; figures as cited)
+PAPER_RESULTS = {
+    "popgym": "27 games, 100M steps: mean return normalised between random (0%) and the best single-task result "
+              "(100%): AMAGO-2 85%, Dep./Dep. 70% (Fig. 5)",
+    "babyai": "50 levels, ~130M steps: two-episode return on held-out layouts 1.61 (AMAGO-2) vs 1.07 (Dep./Dep.) "
+              "at 100M (Fig. 10)",
+    "metaworld": "ML45, 100M steps: success on the 45 training families 88.8% (AMAGO-2), 60.5% (Dep./Dep.); "
+                 "RL2-PPO 42.0% (Fig. 4)",
+    "atari": "10 games, ~21M steps each: human-normalised score AMAGO-2 vs Dep./Dep., e.g. Pong 0.47 vs 0.00, "
+             "MsPacman 0.40 vs 0.02, Breakout 3.37 vs 0.00 (Fig. 9)",
+    "procgen": "easy, 275M steps: return over 2 attempts, AMAGO-2 (default / rescaled) e.g. coinrun 17.8 / 16.0, "
+               "climber 21.9 / 16.7; Dep./Dep. climber 17.3 / 3.4 (Figs. 6-7)",
+}
+#: which benchmarks/multitask.py set and paper preset stand for each benchmark
+BENCHMARKS = {
+    "popgym": {"cpu_set": "popgym-mt", "paper_preset": "paper_popgym"},
+    "babyai": {"cpu_set": "babyai-mt", "paper_preset": "paper_babyai"},
+    "metaworld": {"cpu_set": "metaworld-ml1", "paper_preset": "paper_metaworld_ml45"},
+    "atari": {"cpu_set": "atari-2", "paper_preset": "paper_atari"},
+    "procgen": {"cpu_set": "procgen-easy", "paper_preset": "paper_procgen_easy"},
+}

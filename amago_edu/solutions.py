@@ -161,3 +161,13 @@ def mse_loss_share(scales) -> float:
     proportional to c_k^2; the smallest task's share is min c_k^2 / sum_k c_k^2 (about 1e-6 for x0.1 beside x100)."""
     squares = [float(c) ** 2 for c in scales]
     return min(squares) / sum(squares)
+
+
+# -- 08 the paper's benchmarks ------------------------------------------------------------------------
+def rescaled_loss_ratio(scales: dict[str, float] | None = None) -> float:
+    """08.1: coinrun x100 against climber x0.1 is a 1000x spread of returns, so of errors, and a 10^6 spread of
+    squared errors, i.e. of MSE losses."""
+    from .envs.procgen import PROCGEN_EASY_RESCALED
+
+    scales = scales or PROCGEN_EASY_RESCALED
+    return (max(scales.values()) / min(scales.values())) ** 2

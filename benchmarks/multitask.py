@@ -48,7 +48,13 @@ from amago_edu.rollout import evaluate, make_vector_env, random_actions
 from amago_edu.train import env_spec, load_agent, train
 from amago_edu.utils import resolve_device
 
-SETS = {"popgym-mt": "popgym_mt", "babyai-mt": "babyai_mt"}
+#: benchmark sets and their CPU presets (amago_edu.config); the last four need the extras (README, "Benchmarks")
+SETS = {"popgym-mt": "popgym_mt", "babyai-mt": "babyai_mt", "metaworld-ml1": "metaworld_ml1",
+        "metaworld-ml10": "metaworld_ml10", "atari-2": "atari_2", "procgen-easy": "procgen_easy"}
+#: --fast: an episode limit short enough for a smoke test
+FAST_ENV_KWARGS = {"babyai-mt": {"max_steps": 8}, "metaworld-ml1": {"max_episode_steps": 8},
+                   "metaworld-ml10": {"max_episode_steps": 8}, "atari-2": {"max_episode_steps": 8},
+                   "procgen-easy": {"max_episode_steps": 8}}
 ROOT = Path(__file__).resolve().parents[1]
 #: tiny settings for --fast (tests, notebooks): seconds, learns nothing
 FAST_OVERRIDES = dict(d_model=32, n_layers=1, n_heads=2, tstep_hidden=32, head_hidden=32, num_critics=2,
@@ -100,6 +106,14 @@ def action_space(config: TrainConfig) -> gym.Space:
     return space
 
 
+def probe_env(spec, config: TrainConfig):
+    """The inner env of a single-id ``spec`` (e.g. a MetaWorldEnv, which lists its ``families``)."""
+    env = make_env(spec, split=config.eval_split, **env_options(config))
+    inner = env.unwrapped
+    env.close()
+    return inner
+
+
 def evaluate_tasks(policy, config: TrainConfig, trials_per_task: int, seed: int) -> dict[str, dict]:
     """Score ``policy`` on each task of ``config.env`` separately: ``{task: evaluate()'s per-task summary}``.
 
@@ -114,14 +128,21 @@ def evaluate_tasks(policy, config: TrainConfig, trials_per_task: int, seed: int)
     probe.close()
     for task_id, name in enumerate(names):
         def env_fn(i: int, name=name):
-            return make_env(spec, seed=seed + 1000 * task_id + i, split=config.eval_split, task=name, **env_options(config))
+            return make_env(spec, seed=seed + 1000 * task_id + i, split=config.eval_split,
+                            task=None if len(names) == 1 else name, **env_options(config))
 
-        envs = make_vector_env(env_fn, min(config.num_envs, trials_per_task))
+        # one env that draws among families itself (Meta-World ML10/ML45): trials_per_task per family on average
+        families = getattr(probe_env(spec, config), "families", None) if len(names) == 1 else None
+        trials = trials_per_task * len(families or [None])
+        envs = make_vector_env(env_fn, min(config.num_envs, trials))
         try:
-            summary = evaluate(envs, policy, trials_per_task, seed=seed + 1000 * task_id, sample=config.eval_sample)
+            summary = evaluate(envs, policy, trials, seed=seed + 1000 * task_id, sample=config.eval_sample)
         finally:
             envs.close()
-        results[name] = summary["tasks"][name]
+        if len(names) == 1:
+            results.update(summary["tasks"])
+        else:
+            results[name] = summary["tasks"][name]
     return results
 
 
@@ -183,8 +204,10 @@ def run_set(set_name: str, args) -> dict:
     overrides = dict(run_dir=str(Path(args.run_root) / f"{set_name}-seed{args.seed}"), overwrite=True, seed=args.seed,
                      device=args.device, num_threads=args.threads)
     overrides.update(FAST_OVERRIDES if args.fast else {"max_minutes": args.minutes})
-    if args.fast and set_name == "babyai-mt":
-        overrides["env_kwargs"] = {"max_steps": 8}
+    if args.fast and set_name in FAST_ENV_KWARGS:
+        overrides["env_kwargs"] = FAST_ENV_KWARGS[set_name]
+    if args.fast:
+        overrides["task_per_env"] = False  # 2 envs cannot hold one task each
     if args.context_length:
         overrides["context_length"] = args.context_length
     if args.invalid_actions:
@@ -207,6 +230,7 @@ def run_set(set_name: str, args) -> dict:
     for task in results["AMAGO-2"]:
         print("\n" + task_table(task, {policy: results[policy][task] for policy in results}))
     metric, attempts = SCORING[set_name]
+    attempts = [a for a in attempts if -config.episodes_per_trial <= a < config.episodes_per_trial]
     verdicts, above = verdict_table(results, metric, attempts)
     print("\n" + verdicts)
     out = Path(args.out)
@@ -231,7 +255,8 @@ def run_set(set_name: str, args) -> dict:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sets", nargs="+", default=list(SETS), choices=list(SETS), help="named mixtures to train")
+    parser.add_argument("--sets", nargs="+", default=["popgym-mt", "babyai-mt"], choices=list(SETS),
+                        help="benchmark sets to train (default: popgym-mt babyai-mt)")
     parser.add_argument("--minutes", type=float, default=30.0, help="wall-clock training budget per set")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--trials-per-task", type=int, default=64, help="evaluation trials of each task, per policy")

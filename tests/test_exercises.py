@@ -73,6 +73,8 @@ def cases(run_dir):
         ("check_layout_overlap", {}, solutions.layout_overlap(), [True, "yes", 1.0], []),
         ("check_mse_loss_share", dict(scales=SCALES), solutions.mse_loss_share(SCALES),
          [0.1 / 101.1, 0.5, 1 / 3, 2.0], ["9.8e-07"]),
+        ("check_rescaled_loss_ratio", {}, solutions.rescaled_loss_ratio(), [1000.0, 100.0, 1e-6, -1e6, "1e6"],
+         ["1000000", "1e6", "10^6"]),
     ]
 
 
@@ -83,7 +85,7 @@ def test_every_checker_has_a_case_and_a_solution(run_dir):
     assert all(hasattr(solutions, name.removeprefix("check_")) for name in checkers)
 
 
-@pytest.mark.parametrize("index", range(20))
+@pytest.mark.parametrize("index", range(21))
 def test_checker_accepts_the_solution_and_refuses_mistakes(index, run_dir, capsys):
     name, context, solution, wrong_answers, secrets = cases(run_dir)[index]
     check = getattr(exercises, name)
@@ -115,6 +117,8 @@ def test_checkers_compute_the_truth_from_their_context(run_dir, tmp_path, capsys
     assert exercises.check_tiny_return_cost(solutions.tiny_return_cost(coarse), coarse) is True
     assert exercises.check_tiny_return_cost(solutions.tiny_return_cost(TWOHOT), coarse) is False
     assert exercises.check_first_changed_step(5, changed_step=5) is True
+    assert exercises.check_rescaled_loss_ratio(100.0, scales={"a": 10.0, "b": 1.0}) is True
+    assert exercises.check_rescaled_loss_ratio(solutions.rescaled_loss_ratio(), scales={"a": 10.0, "b": 1.0}) is False
     capsys.readouterr()
 
 

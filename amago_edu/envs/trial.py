@@ -54,7 +54,8 @@ class TrialWrapper(gym.Wrapper):
         warmup_episodes: the first ``warmup_episodes`` attempts return reward 0 (their real reward
             stays visible in ``prev_reward``): the E-RL^2 one-shot format of the authors' ``MultiDomainPOPGym`` (App. B, POPGym).
         reward_scale: multiplies every inner reward (a per-task return scale; not the loss's ``reward_multiplier``).
-        task_name, task_id: reported in ``info`` on every step (never in the observation).
+        task_name, task_id: reported in ``info`` on every step (never in the observation); an inner env that
+            reports ``info["task_family"]`` is reported as ``"<task_name>/<family>"``.
         max_episode_steps: per-attempt time limit; ``None`` reads the inner env's own limit.
         seed: used by the first ``reset()`` that is not given a seed.
 
@@ -166,7 +167,10 @@ class TrialWrapper(gym.Wrapper):
 
     def _info(self, info: dict, attempt: int) -> dict:
         info = dict(info)
-        info["task"] = self.task_name
+        # an env that draws among task families itself (Meta-World ML10/ML45) names the family in its info:
+        # results are then reported per family, e.g. "metaworld/ML10/reach-v3"
+        family = info.get("task_family")
+        info["task"] = self.task_name if family is None or self.task_name.endswith(family) else f"{self.task_name}/{family}"
         info["task_id"] = self.task_id
         info["attempt"] = attempt
         info["reward_scale"] = self.reward_scale
