@@ -1,6 +1,7 @@
 """Render the README's result pictures (PNG) from real run folders, with Debian's Chromium.
 
     python benchmarks/figures.py            # after benchmarks/learn.py (and scale_ablation.py)
+    python benchmarks/figures.py --frozen-lake-run runs/main-<stamp>   # the picture from a `make run` folder
 
 Reads ``runs/learn/*`` and ``data/results/scale_ablation.csv``, builds the figures with
 ``amago_edu.plotting``, and screenshots them headless (playwright + chromium, as in the browser test)
@@ -71,9 +72,16 @@ def scale_ablation(path: Path) -> None:
                  OUT / "scale_ablation_curves.png", width=1000)
 
 
-def main() -> None:
+def main(argv=None) -> None:
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--frozen-lake-run", default=None,
+                        help="the run folder of the frozen-lake picture (default: runs/learn/frozen_lake-seed*; "
+                             "e.g. make run's runs/main-<stamp>)")
+    args = parser.parse_args(argv)
     OUT.mkdir(parents=True, exist_ok=True)
-    runs = sorted((ROOT / "runs" / "learn").glob("frozen_lake-seed*"))
+    runs = [Path(args.frozen_lake_run)] if args.frozen_lake_run else sorted((ROOT / "runs" / "learn").glob("frozen_lake-seed*"))
     if runs:
         frozen_lake(runs[0])
     ablation = ROOT / "data" / "results" / "scale_ablation.csv"
