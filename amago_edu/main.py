@@ -57,8 +57,7 @@ def main(argv=None) -> int:
 
     from .config import TrainConfig
     from .plotting import attempt_plot, learning_curve, summary_table
-    from .rollout import measure_held_out
-    from .train import NonFiniteLossError, load_agent, train
+    from .train import NonFiniteLossError, load_agent, measure_held_out, train
 
     overrides = {"run_dir": args.run_dir or f"runs/main-{stamp}", "seed": args.seed}
     if args.minutes is not None:

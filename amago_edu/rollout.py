@@ -155,27 +155,6 @@ def evaluate(envs: gym.vector.VectorEnv, agent: Agent, trials: int, seed: int, s
     return summarise_trials(results)
 
 
-#: seed offset of held-out measurements (main.py, benchmarks/context_length.py, notebooks): no training or
-#: periodic-evaluation env of a run uses seeds this far up
-HELD_OUT_SEEDS = 900_000
-
-
-def measure_held_out(agent: Agent, config, trials: int, seed_offset: int = HELD_OUT_SEEDS) -> dict:
-    """``evaluate`` on ``trials`` trials of the held-out split (``config.eval_split``) with fresh seeds, plus the
-    in-context improvement ``mean(success of attempts 2..k) - success of attempt 1`` (None without successes)."""
-    from .train import build_env_fn  # train imports this module
-
-    envs = make_vector_env(build_env_fn(config, seed_offset, evaluation=True), min(config.num_envs, trials))
-    try:
-        result = evaluate(envs, agent, trials, seed=config.seed * 10_000 + seed_offset, sample=config.eval_sample)
-    finally:
-        envs.close()
-    success = result["attempt_success"]
-    result["improvement"] = (None if len(success) < 2 or None in success
-                             else float(np.mean(success[1:]) - success[0]))
-    return result
-
-
 def _mean_or_none(values) -> float | None:
     values = np.asarray(values, dtype=np.float64)
     return None if values.size == 0 or np.isnan(values).all() else float(np.nanmean(values))

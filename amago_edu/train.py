@@ -101,18 +101,22 @@ def env_spec(config: TrainConfig) -> str | list[str]:
     return config.env
 
 
+def env_options(config: TrainConfig) -> dict:
+    """The keyword arguments of ``make_env`` that ``config`` sets (trial format, scales, action rule, kwargs)."""
+    return dict(episodes_per_trial=config.episodes_per_trial, reward_scales=config.reward_scales,
+                invalid_actions=config.invalid_actions, shared_actions=config.shared_actions or None,
+                **config.env_kwargs)
+
+
 def build_env_fn(config: TrainConfig, seed_offset: int, evaluation: bool = False):
     """Environment i of a vector env. Evaluation envs play the split ``config.eval_split`` (by default the
     held-out variants: frozen-lake maps, BabyAI layouts, ...; see amago_edu.envs.splits)."""
-    kwargs = dict(config.env_kwargs)
     split = config.eval_split if evaluation else "train"
     tasks = task_ids(config) if config.task_per_env else None
 
     def env_fn(i: int):
-        return make_env(env_spec(config), episodes_per_trial=config.episodes_per_trial,
-                        reward_scales=config.reward_scales, invalid_actions=config.invalid_actions,
-                        shared_actions=config.shared_actions or None, seed=config.seed * 10_000 + seed_offset + i,
-                        split=split, task=None if tasks is None else tasks[i % len(tasks)], **kwargs)
+        return make_env(env_spec(config), seed=config.seed * 10_000 + seed_offset + i, split=split,
+                        task=None if tasks is None else tasks[i % len(tasks)], **env_options(config))
     return env_fn
 
 
@@ -127,8 +131,9 @@ def task_ids(config: TrainConfig) -> list[str]:
 def build_envs(config: TrainConfig, rank: int = 0):
     """(training envs, evaluation envs); a wrong env_kwargs becomes a ValueError naming the field.
     Under torchrun each process collects from differently seeded training envs."""
-    if config.task_per_env and config.num_envs % len(task_ids(config)):
-        raise ValueError(f"task_per_env needs num_envs to be a multiple of the {len(task_ids(config))} tasks of "
+    tasks = len(task_ids(config))
+    if config.task_per_env and config.num_envs % tasks:
+        raise ValueError(f"task_per_env needs num_envs to be a multiple of the {tasks} tasks of "
                          f"{config.env!r} (so every task is played equally), got num_envs={config.num_envs}")
     try:
         envs = make_vector_env(build_env_fn(config, 100_000 * rank), config.num_envs, config.vector_mode)
@@ -184,9 +189,7 @@ def kept_checkpoints(run_dir: str | Path) -> dict[int, Path]:
 
 def agent_for(config: TrainConfig) -> Agent:
     """A freshly initialised agent for the spaces of ``config``'s environment."""
-    env = make_env(env_spec(config), episodes_per_trial=config.episodes_per_trial,
-                   reward_scales=config.reward_scales, invalid_actions=config.invalid_actions,
-                   shared_actions=config.shared_actions or None, **config.env_kwargs)
+    env = make_env(env_spec(config), **env_options(config))
     agent = Agent(env.observation_space, env.action_space, config)
     env.close()
     return agent
@@ -209,6 +212,25 @@ def load_agent(run_dir: str | Path, device: str | torch.device = "cpu",
     state = torch.load(path, map_location="cpu", weights_only=True)
     agent.load_state_dict(state["agent"])
     return agent.to(resolve_device(device)).eval(), config
+
+
+#: seed offset of held-out measurements (main.py, benchmarks/context_length.py, notebooks): no training or
+#: periodic-evaluation env of a run uses seeds this far up
+HELD_OUT_SEEDS = 900_000
+
+
+def measure_held_out(agent: Agent, config: TrainConfig, trials: int, seed_offset: int = HELD_OUT_SEEDS) -> dict:
+    """``evaluate`` on ``trials`` trials of the held-out split (``config.eval_split``) with fresh seeds, plus the
+    in-context improvement ``mean(success of attempts 2..k) - success of attempt 1`` (None without successes)."""
+    envs = make_vector_env(build_env_fn(config, seed_offset, evaluation=True), min(config.num_envs, trials))
+    try:
+        result = evaluate(envs, agent, trials, seed=config.seed * 10_000 + seed_offset, sample=config.eval_sample)
+    finally:
+        envs.close()
+    success = result["attempt_success"]
+    result["improvement"] = (None if len(success) < 2 or None in success
+                             else float(np.mean(success[1:]) - success[0]))
+    return result
 
 
 def epsilon_at(config: TrainConfig, env_steps: int) -> float:

@@ -45,7 +45,7 @@ from amago_edu.config import TrainConfig
 from amago_edu.envs import make_env
 from amago_edu.results import SCORING, verdict_table
 from amago_edu.rollout import evaluate, make_vector_env, random_actions
-from amago_edu.train import env_spec, load_agent, train
+from amago_edu.train import env_options, env_spec, load_agent, train
 from amago_edu.utils import resolve_device
 
 #: benchmark sets and their CPU presets (amago_edu.config); the last four need the extras (README, "Benchmarks")
@@ -89,13 +89,6 @@ class RandomPolicy(torch.nn.Module):
         valid = obs.get("action_mask")  # invalid_actions="mask": uniform over the valid ones, as the rule gives
         return torch.as_tensor(random_actions(self.action_space, n, self.rng,
                                               None if valid is None else valid.cpu().numpy()))
-
-
-def env_options(config: TrainConfig) -> dict:
-    """The keyword arguments of ``make_env`` that ``config`` sets (trial format, scales, action rule, kwargs)."""
-    return dict(episodes_per_trial=config.episodes_per_trial, reward_scales=config.reward_scales,
-                invalid_actions=config.invalid_actions, shared_actions=config.shared_actions or None,
-                **config.env_kwargs)
 
 
 def action_space(config: TrainConfig) -> gym.Space:

@@ -32,6 +32,8 @@ import functools
 import gymnasium as gym
 import numpy as np
 
+from .splits import check_split
+
 #: the paper's ten multi-game Atari games (the authors' ``DEFAULT_MULTIGAME_LIST``)
 ATARI_MT: tuple[str, ...] = (
     "Pong", "Boxing", "Breakout", "Gopher", "MsPacman",
@@ -60,7 +62,6 @@ FRAME_SKIP = 4
 TIME_LIMIT_FRAMES = 30 * 60 * 60
 MAX_EPISODE_STEPS = TIME_LIMIT_FRAMES // FRAME_SKIP  # 27,000
 RESOLUTION = (84, 84)
-SPLITS = ("train", "test")
 INSTALL_HINT = "pip install -r requirements-atari.txt"
 
 
@@ -216,8 +217,7 @@ def make_atari_env(game: str, *, split: str = "train", max_episode_steps: int = 
             ``frameskip=4, repeat_action_probability=0.25, full_action_space=True`` (e.g. ``mode``,
             ``difficulty``, ``render_mode``; ``obs_type`` stays ``"rgb"``).
     """
-    if split not in SPLITS:
-        raise ValueError(f"split must be one of {SPLITS}, got {split!r} (Atari has no held-out levels)")
+    check_split(split)  # validated only: Atari has no held-out levels
     if isinstance(max_episode_steps, bool) or not isinstance(max_episode_steps, (int, np.integer)):
         raise ValueError(f"max_episode_steps must be an integer >= 1, got {max_episode_steps!r}")
     if max_episode_steps < 1:

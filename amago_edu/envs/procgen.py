@@ -39,6 +39,8 @@ import difflib
 import gymnasium as gym
 import numpy as np
 
+from .splits import check_split
+
 #: all 16 Procgen games
 PROCGEN_GAMES: tuple[str, ...] = (
     "bigfish", "bossfight", "caveflyer", "chaser", "climber", "coinrun", "dodgeball", "fruitbot",
@@ -54,7 +56,7 @@ MEMORY_GAMES: tuple[str, ...] = ("dodgeball", "caveflyer", "heist", "jumper", "m
 
 TRAIN_SEEDS = (0, 10_000)
 TEST_SEEDS = (10_001, 10_000_000)
-SPLITS = {"train": TRAIN_SEEDS, "test": TEST_SEEDS}
+LEVEL_SEEDS = {"train": TRAIN_SEEDS, "test": TEST_SEEDS}  # per split
 DISTRIBUTIONS = ("easy", "hard", "extreme", "memory", "exploration", "memory-hard")
 RESOLUTION = (64, 64)
 NUM_ACTIONS = 15
@@ -217,8 +219,7 @@ def make_procgen_env(
         max_episode_steps: steps per attempt; ``None`` = the game's Procgen timeout.
         **kwargs: options for ``envpool.make_gymnasium`` (e.g. ``use_backgrounds=False``).
     """
-    if split not in SPLITS:
-        raise ValueError(f"split must be one of {tuple(SPLITS)}, got {split!r}")
+    check_split(split)
     return ProcgenLevels(
-        game, seeds=SPLITS[split], distribution=distribution, max_episode_steps=max_episode_steps, **kwargs
+        game, seeds=LEVEL_SEEDS[split], distribution=distribution, max_episode_steps=max_episode_steps, **kwargs
     )
