@@ -367,7 +367,8 @@ def build_parser() -> argparse.ArgumentParser:
     for f in dataclasses.fields(TrainConfig):
         flag = "--" + f.name.replace("_", "-")
         kind = _base_type(f.type)
-        help_text = f"{docs.get(f.name, '')} (default: {getattr(defaults, f.name)!r})"
+        # argparse expands %-formats in help ("75%" in a docstring would crash --help)
+        help_text = f"{docs.get(f.name, '')} (default: {getattr(defaults, f.name)!r})".replace("%", "%%")
         if kind is bool:
             parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=help_text)
         elif kind is tuple:  # tuple[int, ...] (cnn_channels) or tuple[float, ...]

@@ -124,6 +124,15 @@ def test_command_line_rejects(argv, message, capsys):
     assert "Traceback" not in err and re.search(message, err), err
 
 
+def test_help_lists_every_field(capsys):
+    # a "%" in a field's docstring (e.g. "75%") once made argparse crash while formatting --help
+    with pytest.raises(SystemExit) as exit_info:
+        config_from_args(["--help"])
+    assert exit_info.value.code == 0
+    out = capsys.readouterr().out
+    assert "--random-shift" in out and "last 75% of each batch" in out
+
+
 
 def test_explicit_env_drops_the_presets_env_specific_settings(capsys):
     """``--preset fast --env popgym/CountRecallEasy``: the preset's frozen-lake {"size": 3} must not reach POPGym."""
