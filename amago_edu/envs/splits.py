@@ -5,7 +5,7 @@ evaluates on ``TrainConfig.eval_split`` ("test" by default). What a split means 
 
 | family | "train" | "test" |
 |---|---|---|
-| ``toy/meta_frozen_lake`` | maps whose layout hash is not 0 mod 4 | the other quarter of the maps |
+| ``toy/meta_frozen_lake`` | maps with holes whose layout hash is not 0 mod 4 | the other quarter of them (the map without holes: both) |
 | ``toy/tmaze`` | no variants beyond the cue, which every trial redraws | the same |
 | ``popgym/...`` | no levels: the games differ only by their seeds | the same |
 | ``babyai/...`` | level seeds ``TRAIN_SEEDS`` = [0, 5000) | ``EVAL_SEEDS`` = [5000, 10**6) |
