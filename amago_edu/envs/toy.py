@@ -28,8 +28,7 @@ def map_split(rows: list[str]) -> str:
 
     That layout has nothing to remember (any path reaches the goal) and is 6% of the 4 x 4 maps
     ``generate_random_map`` draws (0.8^14: every tile frozen). In one split only, it would make the other
-    split's maps harder on average (a trained agent's attempt 1 succeeded 0.46 of the time on training maps
-    against 0.30 on held-out maps that lacked it). :class:`MetaFrozenLake` keeps it a quarter of the time for
+    split's maps harder on average. :class:`MetaFrozenLake` keeps it a quarter of the time for
     "test" and three quarters for "train", as the hash splits the other layouts, so both splits draw the same
     mix of hole counts (up to the hash's rounding).
     """
