@@ -239,6 +239,28 @@ class TimestepEncoder(nn.Module):
 # ----------------------------------------------------------------------------------------------
 # Heads
 # ----------------------------------------------------------------------------------------------
+class _PermuteRows(torch.autograd.Function):
+    """x[:, perm] for a permutation ``perm`` of dim 1, whose backward is the gather grad[:, inverse]. Plain
+    indexing would scatter-add the gradient back (index_put with accumulate), which was a tenth of the update."""
+
+    @staticmethod
+    def forward(ctx, x, perm, inverse):
+        ctx.save_for_backward(inverse)
+        return x.index_select(1, perm)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (inverse,) = ctx.saved_tensors
+        return grad.index_select(1, inverse), None, None
+
+
+def permute_rows(x: torch.Tensor, perm: torch.Tensor, inverse: torch.Tensor) -> torch.Tensor:
+    """x[:, perm] where ``perm`` is a permutation of x's dim 1 and ``inverse`` its inverse (inverse[perm] = arange)."""
+    if x.requires_grad:
+        return _PermuteRows.apply(x, perm, inverse)
+    return x.index_select(1, perm)
+
+
 class EnsembleLinear(nn.Module):
     """C independent linear layers applied as one batched matmul: (C, N, in) -> (C, N, out)."""
 
@@ -305,32 +327,40 @@ class CriticEnsemble(nn.Module):
         per_row = actions[0].numel()  # M * G
         source = torch.arange(N, device=actions.device).repeat_interleave(per_row)  # hidden row of each output
         gamma = torch.arange(self.G, device=actions.device).repeat(N * per_row // self.G)
-        keys = actions.reshape(-1) * self.G + gamma  # output block of (a, g) pairs, K numbers each
-        group_reduce = None if reduce is None else (lambda out, sorted_keys: reduce(out, sorted_keys % self.G))
-        out = self._grouped(hidden, keys, block=self.K, source=source, reduce=group_reduce)
+        out = self.pairs(hidden, source, actions.reshape(-1), gamma, reduce=reduce)
         return out.view(C, *actions.shape) if reduce is not None else out.view(C, *actions.shape, self.K)
+
+    def pairs(self, hidden: torch.Tensor, rows: torch.Tensor, actions: torch.Tensor, gammas: torch.Tensor,
+              reduce=None) -> torch.Tensor:
+        """Discrete: output r is Q_{gammas[r]}(s_{rows[r]}, actions[r]); (C, N, h), three (R,) long tensors
+        -> (C, R, K), or (C, R) with ``reduce`` as in :meth:`chosen_action_per_gamma`."""
+        keys = actions * self.G + gammas  # output block of (a, g) pairs, K numbers each
+        group_reduce = None if reduce is None else (lambda out, sorted_keys: reduce(out, sorted_keys % self.G))
+        return self._grouped(hidden, keys, block=self.K, source=rows, reduce=group_reduce)
 
     def _grouped(self, hidden: torch.Tensor, keys: torch.Tensor, block: int,
                  source: torch.Tensor | None = None, reduce=None) -> torch.Tensor:
         """Output r reads hidden row ``source[r]`` (default r) and output columns
         [keys[r] * block, (keys[r] + 1) * block); (C, N, h) -> (C, R, block) with R = len(keys), or
-        (C, R) with ``reduce(outputs in key order (C, R, block), keys in that order (R,)) -> (C, R)``."""
+        (C, R) with ``reduce(outputs (C, R', block), their keys (R',)) -> (C, R')``, applied to each group of
+        rows that share a key as soon as it is computed (only the reduced values are concatenated and moved)."""
         order = torch.argsort(keys)
         counts = torch.bincount(keys, minlength=self.out.weight.shape[-1] // block).tolist()
         # split, not sliced per key: the backward of one split is one concatenation of the used blocks' gradients,
         # where a slice per key would write a zero-filled gradient of the whole layer for every key (cost ~ A^2)
         weights, biases = self.out.weight.split(block, dim=-1), self.out.bias.split(block, dim=-1)
-        chunks = []
-        rows_in_order = order if source is None else source[order]
-        for key, rows in enumerate(hidden[:, rows_in_order].split(counts, dim=1)):  # one gather, then views
-            if rows.shape[1]:
-                chunks.append(torch.baddbmm(biases[key], rows, weights[key]))
-        out = torch.cat(chunks, dim=1)
-        if reduce is not None:
-            out = reduce(out, keys[order])
         inverse = torch.empty_like(order)
         inverse[order] = torch.arange(len(order), device=order.device)
-        return out[:, inverse]
+        # one gather, then views; with source None it is a permutation, whose backward is the inverse gather
+        gathered = permute_rows(hidden, order, inverse) if source is None else hidden.index_select(1, source[order])
+        chunks = []
+        for key, rows in enumerate(gathered.split(counts, dim=1)):
+            if rows.shape[1]:
+                out = torch.baddbmm(biases[key], rows, weights[key])
+                if reduce is not None:
+                    out = reduce(out, torch.full((rows.shape[1],), key, device=keys.device))
+                chunks.append(out)
+        return permute_rows(torch.cat(chunks, dim=1), inverse, order)
 
     def per_gamma_actions(self, state: torch.Tensor, actions: torch.Tensor, detach_params: bool = False) -> torch.Tensor:
         """Continuous: Q_g(s, a_g), each gamma read with its own action; state (N, d), actions (N, G, D)
@@ -474,8 +504,8 @@ class Agent(nn.Module):
         """Discrete V(s): critic hidden (C, N, h), policy probs (N, G, A) -> (N, G), without gradient.
 
         Exact: sum_a pi(a|s) Q(s, a) (scores all A actions). Sampled: mean over K = num_policy_samples
-        actions a_k ~ pi_g(.|s) of Q(s, a_k), averaged over the critics (the authors' estimate; K x G
-        output blocks per row whatever A is). Both have the same expectation.
+        actions a_k ~ pi_g(.|s) of Q(s, a_k), averaged over the critics (the authors' estimate; at most K x G
+        output blocks per row whatever A is, see :meth:`sampled_state_values`). Both have the same expectation.
         """
         with torch.no_grad():
             if self.exact_state_value:
@@ -483,9 +513,22 @@ class Agent(nn.Module):
             N, G, A = probs.shape
             K = self.config.num_policy_samples
             samples = torch.multinomial(probs.reshape(N * G, A), K, replacement=True)  # (N*G, K)
-            samples = samples.view(N, G, K).transpose(1, 2)  # (N, K, G)
-            q = self.critic.chosen_action_per_gamma(hidden, samples, reduce=self.values_of_gamma)  # (C, N, K, G)
-            return q.mean((0, 2))
+            return self.sampled_state_values(hidden, samples.view(N, G, K))
+
+    def sampled_state_values(self, hidden: torch.Tensor, samples: torch.Tensor) -> torch.Tensor:
+        """mean_k mean_c Q_c,g(s_n, a_ngk) for sampled actions (N, G, K) -> (N, G), without gradient.
+
+        A distinct (state, gamma, action) is scored once and weighted by how often it was drawn: the same
+        value as scoring all K draws, at the cost of the distinct ones (a confident policy draws one action
+        K times, so late in training this is close to one output block per gamma instead of K).
+        """
+        with torch.no_grad():
+            N, G, K = samples.shape
+            counts = F.one_hot(samples, self.actor.A).sum(2)  # (N, G, A)
+            n, g, a = counts.nonzero(as_tuple=True)
+            q = self.critic.pairs(hidden, n, a, g, reduce=self.values_of_gamma).mean(0)  # (R,), mean of critics
+            weighted = q * (counts[n, g, a].float() / K)
+            return torch.zeros(N, G, device=q.device).index_put_((n, g), weighted, accumulate=True)
 
     def action_mask(self, obs: dict[str, torch.Tensor]) -> torch.Tensor | None:
         """The valid-action mask of the observations, (..., A) bool, or None when the env has none."""
@@ -544,19 +587,21 @@ class Agent(nn.Module):
         with record_function("critic_loss"):
             hidden = self.critic.hidden(s, None if self.discrete else actions)  # (C, N, h)
             q_out = self.critic.chosen_action(hidden, actions if self.discrete else None)  # (C, N, G, K)
-            q_out = q_out.permute(1, 0, 2, 3).reshape(B, L, C, G, -1)
-            targets = td_target.reshape(B, L, 1, G).expand(B, L, C, G)
+            # the critics as C x B sequences (a view, no copy): the same mean over every critic, step and gamma
+            per_critic = q_out.view(C * B, L, G, -1)
+            targets = td_target.view(1, B, L, G).expand(C, B, L, G).reshape(C * B, L, G)
+            mask_c = mask.repeat(C, 1)
             if cfg.critic == "two_hot":
-                critic_loss = two_hot_critic_loss(q_out.float(), targets, self.twohot, mask)
+                critic_loss = two_hot_critic_loss(per_critic, targets, self.twohot, mask_c)
             elif cfg.critic == "popart":  # regression in normalised space (the network predicts (Q - mu) / sigma)
-                critic_loss = mse_critic_loss(q_out.squeeze(-1).float(), self.popart.normalize(targets), mask)
+                critic_loss = mse_critic_loss(per_critic.squeeze(-1).float(), self.popart.normalize(targets), mask_c)
             else:
-                critic_loss = mse_critic_loss(q_out.squeeze(-1).float(), targets, mask)
+                critic_loss = mse_critic_loss(per_critic.squeeze(-1).float(), targets, mask_c)
 
         # ALGO LOGIC: actor loss (V(s) for the advantage included)
         with record_function("actor_loss"):
             with torch.no_grad():
-                q_replay = self.values(q_out.detach()).mean(2).reshape(B * L, G)  # Q(s, a_replay), mean of critics
+                q_replay = self.values(q_out.detach()).mean(0)  # (N, G): Q(s, a_replay), mean of critics
             q_policy = None
             if self.discrete:
                 probs = self.actor(s, mask_now)  # (N, G, A)

@@ -69,11 +69,10 @@ def two_hot_critic_loss(
     index_below = index_below.expand(value_shape).unsqueeze(-1)
     weight_above = weight_above.expand(value_shape)
     log_probs = F.log_softmax(logits.float(), dim=-1)
-    # -sum_i label_i log p_i has only two non-zero terms; gathering them avoids building the
-    # dense (..., num_bins) label tensor, which costs as much as the log-softmax itself
-    log_p_below = log_probs.gather(-1, index_below).squeeze(-1)
-    log_p_above = log_probs.gather(-1, index_below + 1).squeeze(-1)
-    cross_entropy = -((1.0 - weight_above) * log_p_below + weight_above * log_p_above)
+    # -sum_i label_i log p_i has only two non-zero terms; gathering them (in one gather, whose backward is
+    # one scatter) avoids building the dense (..., num_bins) label tensor, which costs as much as the log-softmax
+    log_p = log_probs.gather(-1, torch.cat([index_below, index_below + 1], dim=-1))  # (..., 2): below, above
+    cross_entropy = -((1.0 - weight_above) * log_p[..., 0] + weight_above * log_p[..., 1])
     return masked_mean(cross_entropy, mask)
 
 

@@ -17,13 +17,24 @@ timed *interleaved* (one update of each in turn, repeated) so machine noise hits
 per update (deterministic) and time, each as a ratio to the first agent, and the time split into
 the loss's named parts (sequence model, TD target, critic loss, actor loss with V(s)), backward and
 the optimizer step, from torch's profiler.
+
+``--against REF`` (with ``--action-counts``) also times the same agents in the package as it was at git
+commit REF (extracted with ``git archive`` into a temporary folder and imported beside this one), with
+the same weights and batch, interleaved with today's, and prints today's time as a ratio to REF's:
+
+    python benchmarks/update_speed.py --action-counts 5 27 --state-values sampled --against HEAD~3
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import statistics
+import subprocess
+import sys
+import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -179,13 +190,44 @@ def profile_parts(step, repeats: int = 3) -> dict[str, float]:
     return {k: v / 1e6 / repeats for k, v in totals.items()}
 
 
-def bench_action_counts(action_counts, state_values, repeats):
+def reference_package(ref: str):
+    """The ``amago_edu`` package as it was at git commit ``ref``, imported as ``amago_edu_ref``."""
+    root = Path(__file__).resolve().parents[1]
+    folder = Path(tempfile.mkdtemp(prefix="amago_edu_ref_"))
+    try:
+        archive = subprocess.run(["git", "-C", str(root), "archive", ref, "amago_edu"], check=True,
+                                 capture_output=True).stdout
+    except subprocess.CalledProcessError as err:
+        raise SystemExit(f"--against {ref}: git archive failed: {err.stderr.decode().strip()}") from err
+    subprocess.run(["tar", "-x", "-C", str(folder)], input=archive, check=True)
+    (folder / "amago_edu").rename(folder / "amago_edu_ref")
+    sys.path.insert(0, str(folder))
+    return (importlib.import_module("amago_edu_ref.agent"), importlib.import_module("amago_edu_ref.learning"))
+
+
+def reference_step(agent: Agent, batch: dict, package):
+    """An update step of ``package``'s agent with ``agent``'s settings and weights."""
+    agent_module, learning_module = package
+    fields = agent_module.AgentConfig.__dataclass_fields__
+    config = agent_module.AgentConfig(**{f: getattr(agent.config, f) for f in fields if hasattr(agent.config, f)})
+    reference = agent_module.Agent(agent.obs_space, agent.action_space, config)
+    reference.load_state_dict(agent.state_dict())
+    optimizer, scheduler = learning_module.make_optimizer(reference, warmup_updates=1)
+    return lambda: learning_module.update_step(reference, optimizer, scheduler, batch)
+
+
+def bench_action_counts(action_counts, state_values, repeats, against: str | None = None):
     runs = []
+    package = reference_package(against) if against else None
     for actions in action_counts:
         for state_value in state_values:
             agent, batch = popgym_mt_agent(actions, state_value)
             optimizer, scheduler = make_optimizer(agent, warmup_updates=1)
             step = lambda a=agent, o=optimizer, s=scheduler, b=batch: update_step(a, o, s, b)  # noqa: E731
+            if package is not None:  # before today's step changes the weights
+                old = reference_step(agent, batch, package)
+                runs.append({"name": f"A={actions} {state_value} @{against}", "step": old, "flops": count_flops(old),
+                             "times": []})
             runs.append({"name": f"A={actions} {state_value}", "step": step, "flops": count_flops(step), "times": []})
     for run in runs:  # warm-up
         run["step"]()
@@ -197,14 +239,19 @@ def bench_action_counts(action_counts, state_values, repeats):
     first = runs[0]
     base_time = statistics.median(first["times"])
     print(f"\n[update cost vs action count, popgym_mt preset size, {repeats} interleaved repeats]")
-    print(f"  {'agent':<16} {'GFLOP':>7} {'x FLOPs':>8} {'ms':>8} {'x time':>7}   split (ms): "
+    print(f"  {'agent':<24} {'GFLOP':>7} {'x FLOPs':>8} {'ms':>8} {'x time':>7}   split (ms): "
           + " / ".join((*PARTS, "backward", "optimizer")))
     for run in runs:
         seconds = statistics.median(run["times"])
         parts = profile_parts(run["step"])
-        print(f"  {run['name']:<16} {run['flops'] / 1e9:7.2f} {run['flops'] / first['flops']:8.2f} "
+        print(f"  {run['name']:<24} {run['flops'] / 1e9:7.2f} {run['flops'] / first['flops']:8.2f} "
               f"{seconds * 1e3:8.1f} {seconds / base_time:7.2f}   "
               + " / ".join(f"{v * 1e3:.0f}" for v in parts.values()))
+    if package is not None:
+        print(f"\n  today's time / {against}'s (same agent, weights and batch, interleaved):")
+        for old, new in zip(runs[::2], runs[1::2]):
+            ratio = statistics.median(new["times"]) / statistics.median(old["times"])
+            print(f"  {new['name']:<24} x{ratio:.2f}")
 
 
 def main():
@@ -215,12 +262,16 @@ def main():
                         help="measure the update's cost against the discrete action count instead (e.g. 4 27)")
     parser.add_argument("--state-values", nargs="+", default=["auto"], choices=["auto", "exact", "sampled"],
                         help="with --action-counts: the V(s) settings to compare")
+    parser.add_argument("--against", default=None, metavar="REF",
+                        help="with --action-counts: also time the package as it was at git commit REF")
     args = parser.parse_args()
+    if args.against and not args.action_counts:
+        parser.error("--against needs --action-counts (it compares the action-count agents)")
     if args.action_counts:
         if min(args.action_counts) < 2 or args.repeats < 1:
             parser.error("--action-counts must be >= 2 and --repeats >= 1")
         print(f"torch {torch.__version__}, threads {torch.get_num_threads()}")
-        bench_action_counts(args.action_counts, args.state_values, args.repeats)
+        bench_action_counts(args.action_counts, args.state_values, args.repeats, args.against)
         return
     print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, batch {B} x {T} tokens")
     peak = matmul_peak()

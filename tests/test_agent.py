@@ -387,6 +387,20 @@ def test_grouped_outputs_with_several_actions_per_gamma():
         torch.testing.assert_close(out[:, n, m, g], every[:, n, actions[n, m, g], g])
 
 
+def test_permute_rows_gradient_is_the_inverse_gather():
+    from amago_edu.agent import permute_rows
+
+    x = torch.arange(12.0).view(2, 3, 2).requires_grad_()
+    perm = torch.tensor([2, 0, 1])
+    inverse = torch.tensor([1, 2, 0])  # inverse[perm] = [0, 1, 2]
+    y = permute_rows(x, perm, inverse)
+    torch.testing.assert_close(y, x.detach()[:, [2, 0, 1]])
+    weights = torch.tensor([1.0, 10.0, 100.0]).view(1, 3, 1)  # row r of y gets weight 10^r
+    (y * weights).sum().backward()
+    # y row 0 is x row 2, y row 1 is x row 0, y row 2 is x row 1: x rows get 10, 100, 1
+    torch.testing.assert_close(x.grad, torch.tensor([10.0, 100.0, 1.0]).view(1, 3, 1).expand(2, 3, 2))
+
+
 # ------------------------------------------------------------------------------------------------
 # V(s): exact sum over actions and the authors' K-sample estimate
 # ------------------------------------------------------------------------------------------------
@@ -413,6 +427,22 @@ def test_sampled_state_value_agrees_with_the_exact_sum_in_expectation():
     standard_error = draws.std(0) / 4000 ** 0.5
     assert ((draws.mean(0) - by_hand).abs() < 4 * standard_error + 1e-6).all()
     assert (draws.std(0) > 0).all()  # it really samples
+
+
+def test_sampled_state_value_scores_each_distinct_draw_once_with_its_count():
+    """Given the draws, V(s) is the mean of Q over all K of them, even though repeated draws are scored once."""
+    torch.manual_seed(2)
+    settings = dict(d_model=16, n_layers=1, n_heads=2, context_length=8, tstep_hidden=16, head_hidden=16,
+                    num_critics=3, gammas=(0.9, 0.99), num_bins=16, state_value="sampled")
+    agent = Agent(obs_space(5), spaces.Discrete(5), AgentConfig(**settings))
+    hidden = agent.critic.hidden(torch.randn(6, 16))
+    samples = torch.randint(5, (6, 2, 3))  # (N, G, K)
+    samples[0, 0] = torch.tensor([4, 4, 4])  # one action drawn 3 times
+    samples[1, 1] = torch.tensor([0, 2, 0])  # one twice, one once
+    every = agent.values(agent.critic.all_actions(hidden)).mean(0)  # (N, A, G), mean of the critics
+    by_hand = torch.stack([torch.stack([every[n, samples[n, g], g].mean() for g in range(2)]) for n in range(6)])
+    torch.testing.assert_close(agent.sampled_state_values(hidden, samples), by_hand)
+    assert agent.sampled_state_values(hidden, samples)[0, 0] == pytest.approx(float(every[0, 4, 0]))
 
 
 def test_auto_state_value_is_exact_for_few_actions_and_sampled_for_many():
