@@ -319,9 +319,9 @@ class CriticEnsemble(nn.Module):
         """Discrete: gamma g read with its own action a_g; (C, N, h), actions (N, G) -> (C, N, G, K),
         or M actions per gamma, (N, M, G) -> (C, N, M, G, K). Costs M x G output blocks per row, not A x G.
 
-        ``reduce(outputs (C, R, K), gamma (R,) long) -> (C, R)`` (e.g. the two-hot decode) is applied once to
-        all outputs before the rows are put back in order, so only the reduced values are moved:
-        -> (C, N, [M,] G).
+        ``reduce(outputs (C, R, K), gamma (R,) long) -> (C, R)`` (e.g. the two-hot decode) is applied to each
+        group of outputs as it is computed, before the rows are put back in order, so only the reduced values are
+        moved: -> (C, N, [M,] G).
         """
         C, N, _ = hidden.shape
         per_row = actions[0].numel()  # M * G
@@ -335,7 +335,7 @@ class CriticEnsemble(nn.Module):
         """Discrete: output r is Q_{gammas[r]}(s_{rows[r]}, actions[r]); (C, N, h), three (R,) long tensors
         -> (C, R, K), or (C, R) with ``reduce`` as in :meth:`chosen_action_per_gamma`."""
         keys = actions * self.G + gammas  # output block of (a, g) pairs, K numbers each
-        group_reduce = None if reduce is None else (lambda out, sorted_keys: reduce(out, sorted_keys % self.G))
+        group_reduce = None if reduce is None else (lambda out, group_keys: reduce(out, group_keys % self.G))
         return self._grouped(hidden, keys, block=self.K, source=rows, reduce=group_reduce)
 
     def _grouped(self, hidden: torch.Tensor, keys: torch.Tensor, block: int,
