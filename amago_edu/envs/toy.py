@@ -17,8 +17,10 @@ from gymnasium.envs.toy_text.frozen_lake import generate_random_map
 from .splits import check_split
 
 
-#: share of the frozen-lake layouts held out for evaluation
-TEST_SHARE = 0.25
+#: a frozen-lake layout with holes is held out when the CRC-32 of its rows is 0 mod this (a quarter of them)
+HASH_BUCKETS = 4
+#: share of the layouts held out for evaluation
+TEST_SHARE = 1.0 / HASH_BUCKETS
 
 
 def map_split(rows: list[str]) -> str:
@@ -32,9 +34,10 @@ def map_split(rows: list[str]) -> str:
     "test" and three quarters for "train", as the hash splits the other layouts, so both splits draw the same
     mix of hole counts (up to the hash's rounding).
     """
-    if "H" not in "".join(rows):
+    layout = "".join(rows)
+    if "H" not in layout:
         return "both"
-    return "test" if zlib.crc32("".join(rows).encode()) % 4 == 0 else "train"
+    return "test" if zlib.crc32(layout.encode()) % HASH_BUCKETS == 0 else "train"
 
 
 class MetaFrozenLake(gym.Env):
