@@ -28,7 +28,9 @@ the same weights and batch, interleaved with today's, and prints today's time as
 from __future__ import annotations
 
 import argparse
+import atexit
 import importlib
+import shutil
 import statistics
 import subprocess
 import sys
@@ -194,6 +196,7 @@ def reference_package(ref: str):
     """The ``amago_edu`` package as it was at git commit ``ref``, imported as ``amago_edu_ref``."""
     root = Path(__file__).resolve().parents[1]
     folder = Path(tempfile.mkdtemp(prefix="amago_edu_ref_"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)  # imported lazily until the end, so removed at exit
     try:
         archive = subprocess.run(["git", "-C", str(root), "archive", ref, "amago_edu"], check=True,
                                  capture_output=True).stdout
