@@ -373,7 +373,7 @@ def test_grouped_action_outputs_equal_the_all_actions_outputs():
 
 
 def test_grouped_outputs_with_several_actions_per_gamma():
-    """(N, M, G) actions: output (n, m, g) is Q_g(s_n, a_nmg), used for V(s) from M sampled actions."""
+    """(N, M, G) actions: output (n, m, g) is Q_g(s_n, a_nmg) (M actions per gamma in one grouped pass)."""
     from amago_edu.agent import CriticEnsemble
 
     torch.manual_seed(1)
