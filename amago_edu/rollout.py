@@ -49,6 +49,33 @@ def random_actions(space: gym.Space, n: int, rng: np.random.Generator, action_ma
     return rng.uniform(space.low, space.high, size=(n, *space.shape)).astype(np.float32)
 
 
+class RandomPolicy(torch.nn.Module):
+    """Uniform random actions behind the agent's acting interface, so ``evaluate`` can score it.
+
+    In a mixture, a uniform index over ``Discrete(max A)`` that the current task lacks is replaced by
+    a uniform valid one, so every task still sees uniform actions.
+    """
+
+    def __init__(self, action_space: gym.Space, seed: int = 0):
+        super().__init__()
+        self.action_space = action_space
+        self.rng = np.random.default_rng(seed)
+        self.anchor = torch.nn.Parameter(torch.zeros(0), requires_grad=False)  # evaluate() reads the device from it
+
+    class _NoContext:
+        def reset(self, done_mask) -> None:
+            pass
+
+    def init_cache(self, num_envs: int, device=None):
+        return self._NoContext()
+
+    def act(self, obs: dict, time: torch.Tensor, cache, sample: bool = True) -> torch.Tensor:
+        n = int(time.shape[0])
+        valid = obs.get("action_mask")  # invalid_actions="mask": uniform over the valid ones, as the rule gives
+        return torch.as_tensor(random_actions(self.action_space, n, self.rng,
+                                              None if valid is None else valid.cpu().numpy()))
+
+
 class Collector:
     """Collects experience from a vector env with the agent (``agent.act`` + a KV cache per env)."""
 

@@ -29,6 +29,7 @@ import time
 from dataclasses import fields
 from pathlib import Path
 
+import gymnasium as gym
 import numpy as np
 import torch
 from tqdm.auto import tqdm
@@ -231,6 +232,54 @@ def measure_held_out(agent: Agent, config: TrainConfig, trials: int, seed_offset
     result["improvement"] = (None if len(success) < 2 or None in success
                              else float(np.mean(success[1:]) - success[0]))
     return result
+
+
+def action_space(config: TrainConfig) -> gym.Space:
+    """The action space the agent of ``config`` acts in (a mixture's shared ``Discrete(max A)``)."""
+    env = make_env(env_spec(config), **env_options(config))
+    space = env.action_space
+    env.close()
+    return space
+
+
+def _inner_env(spec, config: TrainConfig):
+    """The inner env of a single-id ``spec`` (e.g. a MetaWorldEnv, which lists its ``families``)."""
+    env = make_env(spec, split=config.eval_split, **env_options(config))
+    inner = env.unwrapped
+    env.close()
+    return inner
+
+
+def evaluate_tasks(policy, config: TrainConfig, trials_per_task: int, seed: int) -> dict[str, dict]:
+    """Score ``policy`` on each task of ``config.env`` separately: ``{task: evaluate()'s per-task summary}``.
+
+    Each task gets its own vector env that plays only that task (``make_env(task=...)``, the
+    mixture's spaces) on the split ``config.eval_split`` (held-out variants by default). The same ``seed`` gives every policy the same
+    sequence of games in each env (``evaluate`` keeps the first trials to finish, at least
+    ``trials_per_task``, so the sets can differ by a trial or two).
+    """
+    spec = env_spec(config)
+    probe = make_env(spec, **env_options(config))
+    names, results = probe.task_names, {}
+    probe.close()
+    for task_id, name in enumerate(names):
+        def env_fn(i: int, name=name):
+            return make_env(spec, seed=seed + 1000 * task_id + i, split=config.eval_split,
+                            task=None if len(names) == 1 else name, **env_options(config))
+
+        # one env that draws among families itself (Meta-World ML10/ML45): trials_per_task per family on average
+        families = getattr(_inner_env(spec, config), "families", None) if len(names) == 1 else None
+        trials = trials_per_task * len(families or [None])
+        envs = make_vector_env(env_fn, min(config.num_envs, trials))
+        try:
+            summary = evaluate(envs, policy, trials, seed=seed + 1000 * task_id, sample=config.eval_sample)
+        finally:
+            envs.close()
+        if len(names) == 1:
+            results.update(summary["tasks"])
+        else:
+            results[name] = summary["tasks"][name]
+    return results
 
 
 def epsilon_at(config: TrainConfig, env_steps: int) -> float:

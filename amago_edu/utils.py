@@ -1,13 +1,15 @@
-"""Small shared helpers: seeding, device choice, atomic file writes."""
+"""Small shared helpers: seeding, device choice, atomic file writes, calls in worker processes."""
 
 from __future__ import annotations
 
 import contextlib
+import multiprocessing
 import os
 import random
 import tempfile
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import numpy as np
 import torch
@@ -62,3 +64,12 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     finally:
         if tmp_path.exists():
             tmp_path.unlink()
+
+
+def map_calls(fn: Callable, calls: list[tuple], jobs: int) -> list:
+    """``[fn(*call) for call in calls]``, in ``jobs`` worker processes when jobs > 1 (spawned, so CUDA works;
+    ``fn`` must be importable by name), results in the order of ``calls``."""
+    if jobs <= 1:
+        return [fn(*call) for call in calls]
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+        return list(pool.map(fn, *zip(*calls)))

@@ -37,15 +37,13 @@ import sys
 import time
 from pathlib import Path
 
-import gymnasium as gym
 import numpy as np
 import torch
 
 from amago_edu.config import TrainConfig
-from amago_edu.envs import make_env
 from amago_edu.results import SCORING, verdict_table
-from amago_edu.rollout import evaluate, make_vector_env, random_actions
-from amago_edu.train import env_options, env_spec, load_agent, train
+from amago_edu.rollout import RandomPolicy
+from amago_edu.train import action_space, evaluate_tasks, load_agent, train
 from amago_edu.utils import resolve_device
 
 #: benchmark sets and their CPU presets (amago_edu.config); the last four need the extras (README, "Benchmarks")
@@ -62,81 +60,6 @@ FAST_OVERRIDES = dict(d_model=32, n_layers=1, n_heads=2, tstep_hidden=32, head_h
                       batch_size=4, total_updates=4, eval_interval=4, eval_trials=2, log_interval=2,
                       checkpoint_interval=4, warmup_updates=2, max_minutes=0.0,
                       num_threads=1)
-
-
-class RandomPolicy(torch.nn.Module):
-    """Uniform random actions behind the agent's acting interface, so ``evaluate`` can score it.
-
-    In a mixture, a uniform index over ``Discrete(max A)`` that the current task lacks is replaced by
-    a uniform valid one, so every task still sees uniform actions.
-    """
-
-    def __init__(self, action_space: gym.Space, seed: int = 0):
-        super().__init__()
-        self.action_space = action_space
-        self.rng = np.random.default_rng(seed)
-        self.anchor = torch.nn.Parameter(torch.zeros(0), requires_grad=False)  # evaluate() reads the device from it
-
-    class _NoContext:
-        def reset(self, done_mask) -> None:
-            pass
-
-    def init_cache(self, num_envs: int, device=None):
-        return self._NoContext()
-
-    def act(self, obs: dict, time: torch.Tensor, cache, sample: bool = True) -> torch.Tensor:
-        n = int(time.shape[0])
-        valid = obs.get("action_mask")  # invalid_actions="mask": uniform over the valid ones, as the rule gives
-        return torch.as_tensor(random_actions(self.action_space, n, self.rng,
-                                              None if valid is None else valid.cpu().numpy()))
-
-
-def action_space(config: TrainConfig) -> gym.Space:
-    """The action space the agent of ``config`` acts in (a mixture's shared ``Discrete(max A)``)."""
-    env = make_env(env_spec(config), **env_options(config))
-    space = env.action_space
-    env.close()
-    return space
-
-
-def probe_env(spec, config: TrainConfig):
-    """The inner env of a single-id ``spec`` (e.g. a MetaWorldEnv, which lists its ``families``)."""
-    env = make_env(spec, split=config.eval_split, **env_options(config))
-    inner = env.unwrapped
-    env.close()
-    return inner
-
-
-def evaluate_tasks(policy, config: TrainConfig, trials_per_task: int, seed: int) -> dict[str, dict]:
-    """Score ``policy`` on each task of ``config.env`` separately: ``{task: evaluate()'s per-task summary}``.
-
-    Each task gets its own vector env that plays only that task (``make_env(task=...)``, the
-    mixture's spaces) on the split ``config.eval_split`` (held-out variants by default). The same ``seed`` gives every policy the same
-    sequence of games in each env (``evaluate`` keeps the first trials to finish, at least
-    ``trials_per_task``, so the sets can differ by a trial or two).
-    """
-    spec = env_spec(config)
-    probe = make_env(spec, **env_options(config))
-    names, results = probe.task_names, {}
-    probe.close()
-    for task_id, name in enumerate(names):
-        def env_fn(i: int, name=name):
-            return make_env(spec, seed=seed + 1000 * task_id + i, split=config.eval_split,
-                            task=None if len(names) == 1 else name, **env_options(config))
-
-        # one env that draws among families itself (Meta-World ML10/ML45): trials_per_task per family on average
-        families = getattr(probe_env(spec, config), "families", None) if len(names) == 1 else None
-        trials = trials_per_task * len(families or [None])
-        envs = make_vector_env(env_fn, min(config.num_envs, trials))
-        try:
-            summary = evaluate(envs, policy, trials, seed=seed + 1000 * task_id, sample=config.eval_sample)
-        finally:
-            envs.close()
-        if len(names) == 1:
-            results.update(summary["tasks"])
-        else:
-            results[name] = summary["tasks"][name]
-    return results
 
 
 def _cells(values, digits: int) -> str:

@@ -32,14 +32,15 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # benchmarks/ is not a package
-from multitask import FAST_OVERRIDES, RandomPolicy, action_space, evaluate_tasks, versions  # noqa: E402
-from scale_ablation import _pool_map  # noqa: E402
+from multitask import FAST_OVERRIDES, versions  # noqa: E402
 
 from amago_edu.config import TrainConfig  # noqa: E402
 from amago_edu.envs.popgym import POPGYM_MT  # noqa: E402
 from amago_edu.metrics import History  # noqa: E402
 from amago_edu.results import above_random  # noqa: E402
-from amago_edu.train import load_agent, train  # noqa: E402
+from amago_edu.rollout import RandomPolicy  # noqa: E402
+from amago_edu.train import action_space, evaluate_tasks, load_agent, train  # noqa: E402
+from amago_edu.utils import map_calls  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 MIXTURE = ",".join(f"popgym/{game}" for game in POPGYM_MT)
@@ -143,7 +144,7 @@ def main(argv=None) -> int:
     if args.fast:
         runs = runs[:2]
     start = time.time()
-    done = _pool_map(train_and_score, [(i, g, label, o, args) for i, (g, label, o) in enumerate(runs)], args.jobs)
+    done = map_calls(train_and_score, [(i, g, label, o, args) for i, (g, label, o) in enumerate(runs)], args.jobs)
     rows = [row for run in sorted(done, key=lambda r: r["index"]) for row in rows_of(run)]
     print(format_table(rows))
     out = Path(args.out)

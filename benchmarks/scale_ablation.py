@@ -44,11 +44,9 @@ import argparse
 import csv
 import json
 import math
-import multiprocessing
 import shlex
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -56,13 +54,14 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # benchmarks/ is not a package: share multitask.py
 from multitask import FAST_OVERRIDES as MULTITASK_FAST_OVERRIDES  # noqa: E402
-from multitask import RandomPolicy, action_space, evaluate_tasks, versions  # noqa: E402
+from multitask import versions  # noqa: E402
 
 from amago_edu.config import TrainConfig  # noqa: E402
 from amago_edu.envs.popgym import popgym_games  # noqa: E402
 from amago_edu.metrics import History  # noqa: E402
-from amago_edu.train import kept_checkpoints, load_agent, train  # noqa: E402
-from amago_edu.utils import resolve_device  # noqa: E402
+from amago_edu.rollout import RandomPolicy  # noqa: E402
+from amago_edu.train import action_space, evaluate_tasks, kept_checkpoints, load_agent, train  # noqa: E402
+from amago_edu.utils import map_calls, resolve_device  # noqa: E402
 
 VARIANTS = {
     "two_hot+filtered_bc": ("two_hot", "filtered_bc"),  # AMAGO-2 (Ind./Ind.)
@@ -264,23 +263,15 @@ def parse_args(argv=None) -> argparse.Namespace:
     return args
 
 
-def _pool_map(fn, calls: list[tuple], jobs: int) -> list:
-    """``[fn(*call) for call in calls]``, in ``jobs`` worker processes when jobs > 1 (spawned, so CUDA works)."""
-    if jobs <= 1:
-        return [fn(*call) for call in calls]
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
-        return list(pool.map(fn, *zip(*calls)))
-
-
 def main(argv=None) -> int:
     args = parse_args(argv)
     start = time.time()
     print(f"torch {torch.__version__}, {args.threads or torch.get_num_threads()} threads, {args.jobs} jobs; "
           f"{len(args.variants)} variants x {len(args.seeds)} seeds; games {args.games} x scales {args.scales}")
-    trained = _pool_map(train_variant, [(v, s, args) for v in args.variants for s in args.seeds], args.jobs)
+    trained = map_calls(train_variant, [(v, s, args) for v in args.variants for s in args.seeds], args.jobs)
     update = common_update(trained)
-    runs = _pool_map(evaluate_variant, [(run, update, args) for run in trained], args.jobs)
-    baselines = _pool_map(random_baseline, [(s, args) for s in args.seeds], args.jobs)
+    runs = map_calls(evaluate_variant, [(run, update, args) for run in trained], args.jobs)
+    baselines = map_calls(random_baseline, [(s, args) for s in args.seeds], args.jobs)
     rows = summarise(runs + baselines)
     total = time.time() - start
     out = Path(args.out)

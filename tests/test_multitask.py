@@ -14,7 +14,9 @@ from amago_edu.config import TrainConfig
 from amago_edu.envs import make_env
 from amago_edu.envs.babyai import EVAL_SEEDS, TRAIN_SEEDS
 from amago_edu.envs.popgym import POPGYM_MT
-from amago_edu.train import train
+from amago_edu.rollout import RandomPolicy
+from amago_edu.train import action_space, evaluate_tasks, train
+from amago_edu.utils import map_calls
 from conftest import ROOT
 
 sys.path.insert(0, str(ROOT / "benchmarks"))
@@ -105,16 +107,21 @@ def test_tiny_mixture_run_has_finite_losses_and_per_task_metrics(preset, tmp_pat
 
 def test_random_policy_is_scored_per_task_through_the_same_evaluation():
     config = TrainConfig.preset("scale_ablation", **TINY)
-    policy = multitask_benchmark.RandomPolicy(multitask_benchmark.action_space(config), seed=0)
-    results = multitask_benchmark.evaluate_tasks(policy, config, trials_per_task=2, seed=0)
+    policy = RandomPolicy(action_space(config), seed=0)
+    results = evaluate_tasks(policy, config, trials_per_task=2, seed=0)
     assert list(results) == ["popgym/HigherLowerEasy", "popgym/RepeatFirstEasy", "popgym/RepeatPreviousEasy"]
     for (name, stats), scale in zip(results.items(), (0.1, 1.0, 100.0), strict=True):
         assert stats["trials"] >= 2
         assert stats["normalized_return"] == pytest.approx(stats["return"] / scale)
         assert -1.0 <= stats["normalized_return"] <= 1.0
-    again = multitask_benchmark.evaluate_tasks(multitask_benchmark.RandomPolicy(policy.action_space, seed=0), config,
-                                               trials_per_task=2, seed=0)
+    again = evaluate_tasks(RandomPolicy(policy.action_space, seed=0), config, trials_per_task=2, seed=0)
     assert again == results  # same seeds -> same games and actions
+
+
+def test_map_calls_returns_results_in_the_order_of_the_calls_in_and_out_of_worker_processes():
+    calls = [(2, 5), (3, 2), (10, 0)]
+    assert map_calls(pow, calls, jobs=1) == [32, 9, 1]
+    assert map_calls(pow, calls, jobs=2) == [32, 9, 1]
 
 
 def test_summarise_hand_computed_mean_and_std_over_seeds():
