@@ -342,6 +342,57 @@ def sample_batch(store: TrajectoryStore, batch_size: int, window: int, rng: np.r
     }
 
 
+def _rows(batch: dict, rows: np.ndarray) -> dict:
+    """The batch's rows ``rows``, trimmed to the longest of them (see ``sample_batch(trim=True)``)."""
+    L = int(batch["mask"][rows].sum(1).max())
+    cut = lambda a, n: a[rows, :n]  # noqa: E731
+    return {"obs": {k: cut(v, L + 1) for k, v in batch["obs"].items()}, "actions": cut(batch["actions"], L),
+            "rewards": cut(batch["rewards"], L), "terminals": cut(batch["terminals"], L), "time": cut(batch["time"], L + 1),
+            "obs_mask": cut(batch["obs_mask"], L + 1), "mask": cut(batch["mask"], L),
+            "tasks": [batch["tasks"][i] for i in rows]}
+
+
+def sample_length_groups(store: TrajectoryStore, batch_size: int, window: int, rng: np.random.Generator,
+                         groups: int) -> list[dict]:
+    """``groups`` batches from one draw of ``groups x batch_size`` windows, grouped by length.
+
+    ``sample_batch(trim=True)`` cuts a batch to its longest row, so a batch that mixes short and long
+    trials is mostly padding: meta frozen lake's trials are 29 steps on average, but the longest of 24 is
+    66 on average. Here the windows are sorted by length and cut into ``groups`` consecutive runs of
+    about equal *token* count (more rows where they are short, fewer where they are long), each trimmed to
+    its own longest row, and returned in a random order. Every window is drawn as ``sample_batch`` draws
+    it, and each batch holds about as many valid transitions as a mixed batch of ``batch_size`` would, so a
+    masked-mean loss weighs every transition about as it would there; only which windows share an update
+    changes. ``groups=1`` is ``[sample_batch(..., trim=True)]`` (same draws).
+    """
+    if not isinstance(groups, (int, np.integer)) or isinstance(groups, bool) or groups < 1:
+        raise ValueError(f"groups must be an integer >= 1, got {groups!r}")
+    if groups == 1:
+        return [sample_batch(store, batch_size, window, rng, trim=True)]
+    pool = sample_batch(store, batch_size * groups, window, rng)
+    lengths = pool["mask"].sum(1)
+    order = np.argsort(lengths, kind="stable")
+    batches = [_rows(pool, rows) for rows in np.split(order, equal_token_cuts(lengths[order], groups))]
+    return [batches[i] for i in rng.permutation(groups)]
+
+
+def equal_token_cuts(sorted_lengths: np.ndarray, groups: int) -> np.ndarray:
+    """Where to cut rows of ascending lengths into ``groups`` consecutive runs of about equal total length.
+
+    Cut i falls after the row at which the running total first reaches (i + 1) / groups of the whole;
+    every run keeps at least one row. Returns the ``groups - 1`` indices for ``np.split``.
+    """
+    n = len(sorted_lengths)
+    if n < groups:
+        raise ValueError(f"cannot cut {n} rows into {groups} groups")
+    cumulative = np.cumsum(sorted_lengths)
+    cuts = np.searchsorted(cumulative, cumulative[-1] * np.arange(1, groups) / groups) + 1
+    cuts = np.clip(cuts, np.arange(1, groups), np.arange(n - groups + 1, n))  # room for a row on either side
+    for i in range(1, groups - 1):  # strictly increasing, still within those bounds
+        cuts[i] = max(cuts[i], cuts[i - 1] + 1)
+    return cuts
+
+
 def _to_tensor(array: np.ndarray, device: torch.device) -> torch.Tensor:
     tensor = torch.from_numpy(np.ascontiguousarray(array))
     if array.dtype == bool:

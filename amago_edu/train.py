@@ -40,7 +40,7 @@ from .config import TrainConfig, config_from_args
 from .envs import NAMED_SETS, make_env, named_set_ids
 from .learning import autocast_context, make_optimizer, update_step
 from .metrics import History, MetricsWriter, read_metrics_rows
-from .replay import TrajectoryStore, batch_to_torch, sample_batch
+from .replay import TrajectoryStore, batch_to_torch, sample_length_groups
 from .rollout import Collector, evaluate, make_vector_env
 from .utils import atomic_path, resolve_device, seed_everything
 
@@ -456,6 +456,7 @@ def train(config: TrainConfig, callbacks=()) -> History:
 
     start = time.time()
     pending, skipped, bad_in_a_row = [], 0, 0
+    batches: list[dict] = []  # drawn but not yet used (length_groups > 1)
     bar = Progress(config, state["update"], elapsed(), disable=None if lead else True)
     try:
         with stop_on_ctrl_c() as ctrl_c:
@@ -474,8 +475,9 @@ def train(config: TrainConfig, callbacks=()) -> History:
                     # a single process may stop mid-round on Ctrl-C; under torchrun the round finishes
                     if state["update"] >= config.total_updates or (ctrl_c["stop"] and world == 1):
                         break
-                    batch = sample_batch(store, config.batch_size, config.window, rng, trim=True)
-                    batch = batch_to_torch(batch, device)
+                    if not batches:  # length_groups updates share one draw (1: a batch per update)
+                        batches = sample_length_groups(store, config.batch_size, config.window, rng, config.length_groups)
+                    batch = batch_to_torch(batches.pop(), device)
                     stats = update_step(agent, optimizer, scheduler, batch, config.grad_clip, autocast)
                     _test_signal_point("update")
                     if stats["skipped"]:  # numerical guard: no step was taken; log the cause, stop if it persists

@@ -47,6 +47,7 @@ CONFIG_CASES = [
     (dict(reward_scales=(1.0, INF)), r"reward_scales must hold finite numbers, got inf in \(1.0, inf\)"),
     # out of range
     (dict(episodes_per_trial=0), "episodes_per_trial must be >= 1, got 0"),
+    (dict(length_groups=0), "length_groups must be >= 1, got 0"),
     (dict(seed=-1), "seed must be >= 0, got -1"),
     (dict(epsilon_start=1.5), r"epsilon_start must lie in \[0, 1\], got 1.5"),
     (dict(gammas=(0.9, 1.0)), r"gammas must all lie in \(0, 1\), got 1.0"),

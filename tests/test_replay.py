@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from amago_edu.replay import TrajectoryStore, batch_to_torch, sample_batch, validate_trajectory
+from amago_edu.replay import (TrajectoryStore, batch_to_torch, equal_token_cuts, sample_batch, sample_length_groups,
+                              validate_trajectory)
 
 
 def make_traj(T: int, task: str = "toy", offset: int = 0, continuous: bool = False) -> dict:
@@ -195,6 +196,47 @@ def test_trim_cuts_the_window_to_the_longest_row(tmp_path):
     for key in full["obs"]:
         np.testing.assert_array_equal(trimmed["obs"][key], full["obs"][key][:, : L + 1])
     assert not full["mask"][:, L:].any()
+
+
+def test_equal_token_cuts_hand_computed():
+    # running totals 1 2 3 4 11 18: half (9) is first reached at the 5th row, thirds (6, 12) at the 5th and 6th,
+    # which would leave the last third empty, so the cuts move left: 4 | 7 | 7
+    np.testing.assert_array_equal(equal_token_cuts(np.array([1, 1, 1, 1, 7, 7]), 2), [5])
+    np.testing.assert_array_equal(equal_token_cuts(np.array([1, 1, 1, 1, 7, 7]), 3), [4, 5])
+    np.testing.assert_array_equal(equal_token_cuts(np.array([3] * 8), 2), [4])
+    np.testing.assert_array_equal(equal_token_cuts(np.array([2] * 4), 4), [1, 2, 3])
+    np.testing.assert_array_equal(equal_token_cuts(np.array([1, 80]), 2), [1])
+    with pytest.raises(ValueError, match="3 rows into 4 groups"):
+        equal_token_cuts(np.array([1, 2, 3]), 4)
+
+
+def test_length_groups_use_the_same_windows_sorted_by_length_each_trimmed(tmp_path):
+    store = TrajectoryStore(tmp_path, capacity=10)
+    for T in (1, 2, 3, 8, 9):
+        store.add(make_traj(T, offset=100 * T))  # state[0, 0] = 100 T names the trajectory
+    single = sample_length_groups(store, 5, window=9, rng=np.random.default_rng(4), groups=1)
+    reference = sample_batch(store, 5, window=9, rng=np.random.default_rng(4), trim=True)
+    assert len(single) == 1
+    np.testing.assert_array_equal(single[0]["obs"]["state"], reference["obs"]["state"])
+
+    pool = sample_batch(store, 4 * 3, window=9, rng=np.random.default_rng(5))
+    batches = sample_length_groups(store, 4, window=9, rng=np.random.default_rng(5), groups=3)
+    assert len(batches) == 3
+    key = lambda b, i: (int(b["obs"]["state"][i, 0, 0]), int(b["mask"][i].sum()))  # noqa: E731
+    drawn = sorted(key(pool, i) for i in range(12))
+    assert sorted(key(b, i) for b in batches for i in range(len(b["mask"]))) == drawn  # the same 12 windows
+    runs = sorted(batches, key=lambda b: b["mask"].sum(1).min())
+    for shorter, longer in zip(runs, runs[1:]):
+        assert shorter["mask"].sum(1).max() <= longer["mask"].sum(1).min()  # consecutive runs of lengths
+    lengths = np.array([n for _, n in drawn])
+    expected = [part.sum() for part in np.split(lengths, equal_token_cuts(lengths, 3))]
+    assert sorted(int(b["mask"].sum()) for b in runs) == sorted(int(x) for x in expected)
+    for b in batches:
+        L = int(b["mask"].sum(1).max())
+        assert b["mask"].shape[1] == L and b["obs"]["state"].shape[1] == L + 1 and b["time"].shape[1] == L + 1
+        assert len(b["tasks"]) == len(b["mask"])
+    with pytest.raises(ValueError, match="groups must be an integer >= 1"):
+        sample_length_groups(store, 4, window=9, rng=np.random.default_rng(0), groups=0)
 
 
 def test_cache_bytes_bound_memory_and_dropped_trajectories_are_read_back(tmp_path):

@@ -218,3 +218,20 @@ def test_progress_bar_of_a_time_capped_run_shows_the_time_budget():
     untimed.advance(7, 1.0)
     assert untimed.bar.total == 40 and untimed.bar.n == 7 and "min" not in str(untimed.bar)
     untimed.close()
+
+
+def test_length_groups_train_and_the_benchmark_times_them_on_the_runs_replay(tmp_path, capsys):
+    import sys
+
+    from conftest import ROOT
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import length_groups  # noqa: E402
+
+    # 4 updates per collection round and groups of 3: the drawn batches carry over from one round to the next
+    history = train(small_config(tmp_path / "grouped", length_groups=3, total_updates=10, eval_interval=10))
+    assert history.final_eval["update"] == 10 and math.isfinite(history.train[-1]["critic_loss"])
+    files = sorted((tmp_path / "grouped" / "replay").glob("*.npz"))
+    assert length_groups.main([str(tmp_path / "grouped"), "--groups", "1", "3", "--repeats", "2", "--threads", "1"]) == 0
+    table = capsys.readouterr().out.splitlines()[-2:]
+    assert [line.split()[0] for line in table] == ["1", "3"] and table[0].split()[-1] == "1.00"
+    assert sorted((tmp_path / "grouped" / "replay").glob("*.npz")) == files  # the benchmark deleted nothing
