@@ -271,3 +271,28 @@ def pick_adapted_trial(trials: list[dict]) -> dict:
     adapted = [t for t in trials if t["successes"][0] == 0 and t["successes"][1:].max() == 1]
     print(f"{len(adapted)} of {len(trials)} held-out trials failed attempt 1 and reached the goal later")
     return adapted[0] if adapted else trials[0]
+
+
+def after_each_outcome(trials: list[dict]) -> dict[str, tuple[float | None, int]]:
+    """What recorded frozen-lake trials (``play_frozen_lake_trial``) did on the attempt after each outcome.
+
+    Over every pair of consecutive attempts (j, j + 1) of every trial, returns {name: (rate, pairs)}:
+
+    * ``"goal after goal"``: success on j + 1 when attempt j reached the goal (1.0 = the path is kept);
+    * ``"goal after a failure"``: success on j + 1 when attempt j fell into a hole or ran out of time;
+    * ``"same hole again"``: attempt j + 1 ends in the very hole attempt j fell into (0.0 = every hole found
+      is remembered; the hole is never observed, only the cell before it and the move that followed).
+
+    ``rate`` is None where there is no such pair.
+    """
+    counts = {"goal after goal": [0, 0], "goal after a failure": [0, 0], "same hole again": [0, 0]}
+    for trial in trials:
+        outcomes, ends = trial["outcomes"], [path[-1] for path in trial["paths"]]
+        for j in range(len(outcomes) - 1):
+            key = "goal after goal" if outcomes[j] == "goal" else "goal after a failure"
+            counts[key][0] += outcomes[j + 1] == "goal"
+            counts[key][1] += 1
+            if outcomes[j] == "hole":
+                counts["same hole again"][0] += outcomes[j + 1] == "hole" and ends[j + 1] == ends[j]
+                counts["same hole again"][1] += 1
+    return {name: (hits / pairs if pairs else None, pairs) for name, (hits, pairs) in counts.items()}

@@ -130,6 +130,8 @@ def run_set(set_name: str, args) -> dict:
         overrides["invalid_actions"] = args.invalid_actions
     if args.lr:
         overrides["lr"] = args.lr
+    if args.length_groups:
+        overrides["length_groups"] = args.length_groups
     config = TrainConfig.preset(SETS[set_name], **overrides)
     print(f"\n=== {set_name}: k={config.episodes_per_trial}, context {config.context_length}, "
           f"budget {config.max_minutes or config.total_updates} {'min' if config.max_minutes else 'updates'}")
@@ -183,6 +185,8 @@ def main(argv=None) -> int:
     parser.add_argument("--tag", default="", help="suffix of the result files, e.g. _mask")
     parser.add_argument("--context-length", type=int, default=0, help="override the preset's (GPU: 401 for popgym-mt)")
     parser.add_argument("--lr", type=float, default=0.0, help="override the preset's learning rate (0 = keep it)")
+    parser.add_argument("--length-groups", type=int, default=0,
+                        help="override the preset's length_groups (0 = keep it; see benchmarks/length_groups.py)")
     parser.add_argument("--device", default="auto", help='"auto", "cpu" or "cuda"')
     parser.add_argument("--threads", type=int, default=1,
                         help="torch CPU threads (acting is many tiny ops: 1 is fastest on a busy CPU; 0 = torch's default)")
@@ -190,8 +194,8 @@ def main(argv=None) -> int:
     parser.add_argument("--run-root", default="runs/multitask", help="folder for the run folders")
     parser.add_argument("--fast", action="store_true", help="tiny smoke test (seconds; learns nothing)")
     args = parser.parse_args(argv)
-    if args.minutes <= 0 or args.threads < 0 or args.trials_per_task < 1 or args.lr < 0:
-        parser.error("--minutes must be > 0, --threads >= 0, --trials-per-task >= 1 and --lr >= 0")
+    if args.minutes <= 0 or args.threads < 0 or args.trials_per_task < 1 or args.lr < 0 or args.length_groups < 0:
+        parser.error("--minutes must be > 0, --threads >= 0, --trials-per-task >= 1, --lr and --length-groups >= 0")
     print(f"torch {torch.__version__}, {args.threads or torch.get_num_threads()} threads")
     for set_name in args.sets:
         run_set(set_name, args)
