@@ -66,12 +66,13 @@ class TrainConfig(AgentConfig):
     learning_starts: int = 16
     """Trajectories in replay before the first update."""
     batch_size: int = 24
-    """Sequences (windows of context_length steps) per update."""
+    """Sequences (windows of context_length steps) per update (with length_groups > 1: on average)."""
     length_groups: int = 1
     """1: every update draws its own batch. G > 1: G updates share one draw of G x batch_size windows, sorted by
     length and cut into G batches of about equal token count, so little of each batch is padding (worth it
     where trial lengths vary: frozen lake, G = 8, x0.59 the time per update, ``benchmarks/length_groups.py``;
-    see ``replay.sample_length_groups``)."""
+    see ``replay.sample_length_groups``). Trials collected meanwhile wait for the next draw: G = updates_per_collect
+    draws once per collection round."""
     lr: float = 3e-4
     """AdamW learning rate (the authors use 1e-4 for long GPU runs)."""
     weight_decay: float = 1e-3

@@ -325,12 +325,7 @@ def sample_batch(store: TrajectoryStore, batch_size: int, window: int, rng: np.r
         obs_mask[b, : n + 1] = True
         mask[b, :n] = True
 
-    if trim:
-        L = int(mask.sum(1).max())
-        obs = {k: v[:, : L + 1] for k, v in obs.items()}
-        actions, rewards, terminals, mask = actions[:, :L], rewards[:, :L], terminals[:, :L], mask[:, :L]
-        time_index, obs_mask = time_index[:, : L + 1], obs_mask[:, : L + 1]
-    return {
+    batch = {
         "obs": obs,
         "actions": actions,
         "rewards": rewards,
@@ -340,16 +335,25 @@ def sample_batch(store: TrajectoryStore, batch_size: int, window: int, rng: np.r
         "mask": mask,
         "tasks": [t["task"] for t in trajs],
     }
+    return _rows(batch, np.arange(B)) if trim else batch
+
+
+#: batch keys with one entry per observation (L + 1 along time); the others (but "tasks") have one per transition (L)
+_OBSERVATION_KEYS = ("obs", "time", "obs_mask")
 
 
 def _rows(batch: dict, rows: np.ndarray) -> dict:
-    """The batch's rows ``rows``, trimmed to the longest of them (see ``sample_batch(trim=True)``)."""
+    """The batch's rows ``rows``, cut to the longest of them (observations L + 1, transitions L)."""
     L = int(batch["mask"][rows].sum(1).max())
-    cut = lambda a, n: a[rows, :n]  # noqa: E731
-    return {"obs": {k: cut(v, L + 1) for k, v in batch["obs"].items()}, "actions": cut(batch["actions"], L),
-            "rewards": cut(batch["rewards"], L), "terminals": cut(batch["terminals"], L), "time": cut(batch["time"], L + 1),
-            "obs_mask": cut(batch["obs_mask"], L + 1), "mask": cut(batch["mask"], L),
-            "tasks": [batch["tasks"][i] for i in rows]}
+    cut = {}
+    for key, value in batch.items():
+        if key == "tasks":
+            cut[key] = [value[i] for i in rows]
+        elif key == "obs":
+            cut[key] = {k: v[rows, : L + 1] for k, v in value.items()}
+        else:
+            cut[key] = value[rows, : L + 1 if key in _OBSERVATION_KEYS else L]
+    return cut
 
 
 def sample_length_groups(store: TrajectoryStore, batch_size: int, window: int, rng: np.random.Generator,
@@ -357,13 +361,15 @@ def sample_length_groups(store: TrajectoryStore, batch_size: int, window: int, r
     """``groups`` batches from one draw of ``groups x batch_size`` windows, grouped by length.
 
     ``sample_batch(trim=True)`` cuts a batch to its longest row, so a batch that mixes short and long
-    trials is mostly padding: meta frozen lake's trials are 29 steps on average, but the longest of 24 is
-    66 on average. Here the windows are sorted by length and cut into ``groups`` consecutive runs of
-    about equal *token* count (more rows where they are short, fewer where they are long), each trimmed to
-    its own longest row, and returned in a random order. Every window is drawn as ``sample_batch`` draws
-    it, and each batch holds about as many valid transitions as a mixed batch of ``batch_size`` would, so a
-    masked-mean loss weighs every transition about as it would there; only which windows share an update
-    changes. ``groups=1`` is ``[sample_batch(..., trim=True)]`` (same draws).
+    trials is mostly padding: in a 10-minute frozen-lake run's replay the trials are 27 steps on average,
+    but the longest of 24 is 58 on average. Here the windows are sorted by length and cut into ``groups``
+    consecutive runs of about equal *token* count (more rows where they are short, fewer where they are
+    long), each trimmed to its own longest row, and returned in a random order. Every window is drawn as
+    ``sample_batch`` draws it, and each batch holds about as many valid transitions as a mixed batch of
+    ``batch_size`` would, so a masked-mean loss weighs every transition about as it would there. What
+    changes is which windows share an update: consecutive updates each see one band of lengths (in a
+    mixture whose games differ in length, of games) instead of a mix. ``groups=1`` is
+    ``[sample_batch(..., trim=True)]`` (same draws).
     """
     if not isinstance(groups, (int, np.integer)) or isinstance(groups, bool) or groups < 1:
         raise ValueError(f"groups must be an integer >= 1, got {groups!r}")

@@ -72,4 +72,5 @@ def map_calls(fn: Callable, calls: list[tuple], jobs: int) -> list:
     if jobs <= 1:
         return [fn(*call) for call in calls]
     with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
-        return list(pool.map(fn, *zip(*calls)))
+        futures = [pool.submit(fn, *call) for call in calls]
+        return [future.result() for future in futures]

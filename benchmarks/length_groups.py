@@ -42,8 +42,9 @@ def main(argv=None) -> int:
         parser.error(f"{replay} has no trajectory files: give the folder of a run that trained (e.g. make run's)")
     torch.set_num_threads(args.threads)
     agent, config = load_agent(args.run)
-    store = TrajectoryStore(replay, capacity=len(list(replay.glob("*.npz"))))  # as many as there are: none deleted
-    lengths = np.array([len(store.get(path)["rewards"]) for path in store.paths()])
+    store = TrajectoryStore(replay, capacity=len(list(replay.glob("*.npz"))))  # as many as there are: none evicted
+    trajectories = [store.get(path) for path in store.paths()]  # None for a file that cannot be read
+    lengths = np.array([len(traj["rewards"]) for traj in trajectories if traj is not None])
     print(f"{args.run}: {len(store)} trajectories of {lengths.mean():.1f} transitions on average (median "
           f"{np.median(lengths):.0f}, 90th percentile {np.percentile(lengths, 90):.0f}); batch_size {config.batch_size}, "
           f"window {config.window}; torch {torch.__version__}, {args.threads} threads")

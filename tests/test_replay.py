@@ -216,8 +216,11 @@ def test_length_groups_use_the_same_windows_sorted_by_length_each_trimmed(tmp_pa
         store.add(make_traj(T, offset=100 * T))  # state[0, 0] = 100 T names the trajectory
     single = sample_length_groups(store, 5, window=9, rng=np.random.default_rng(4), groups=1)
     reference = sample_batch(store, 5, window=9, rng=np.random.default_rng(4), trim=True)
-    assert len(single) == 1
-    np.testing.assert_array_equal(single[0]["obs"]["state"], reference["obs"]["state"])
+    assert len(single) == 1 and single[0].keys() == reference.keys() and single[0]["tasks"] == reference["tasks"]
+    for key in ("actions", "rewards", "terminals", "time", "obs_mask", "mask"):
+        np.testing.assert_array_equal(single[0][key], reference[key])
+    for key in reference["obs"]:
+        np.testing.assert_array_equal(single[0]["obs"][key], reference["obs"][key])
 
     pool = sample_batch(store, 4 * 3, window=9, rng=np.random.default_rng(5))
     batches = sample_length_groups(store, 4, window=9, rng=np.random.default_rng(5), groups=3)
@@ -231,10 +234,20 @@ def test_length_groups_use_the_same_windows_sorted_by_length_each_trimmed(tmp_pa
     lengths = np.array([n for _, n in drawn])
     expected = [part.sum() for part in np.split(lengths, equal_token_cuts(lengths, 3))]
     assert sorted(int(b["mask"].sum()) for b in runs) == sorted(int(x) for x in expected)
+    by_window = {key(pool, i): i for i in range(12)}  # rows of the pool, found again in the batches
     for b in batches:
         L = int(b["mask"].sum(1).max())
-        assert b["mask"].shape[1] == L and b["obs"]["state"].shape[1] == L + 1 and b["time"].shape[1] == L + 1
-        assert len(b["tasks"]) == len(b["mask"])
+        assert b.keys() == pool.keys() and b["obs"].keys() == pool["obs"].keys() and len(b["tasks"]) == len(b["mask"])
+        for row in range(len(b["mask"])):
+            i = by_window[key(b, row)]
+            for name in ("actions", "rewards", "terminals", "mask"):
+                np.testing.assert_array_equal(b[name][row], pool[name][i, :L])
+            for name in ("time", "obs_mask"):
+                np.testing.assert_array_equal(b[name][row], pool[name][i, : L + 1])
+            for name in pool["obs"]:
+                np.testing.assert_array_equal(b["obs"][name][row], pool["obs"][name][i, : L + 1])
+            assert b["tasks"][row] == pool["tasks"][i]
+        assert not pool["mask"][[by_window[key(b, row)] for row in range(len(b["mask"]))], L:].any()  # cut padding only
     with pytest.raises(ValueError, match="groups must be an integer >= 1"):
         sample_length_groups(store, 4, window=9, rng=np.random.default_rng(0), groups=0)
 
