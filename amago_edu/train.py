@@ -222,10 +222,17 @@ HELD_OUT_SEEDS = 900_000
 
 def measure_held_out(agent: Agent, config: TrainConfig, trials: int, seed_offset: int = HELD_OUT_SEEDS) -> dict:
     """``evaluate`` on ``trials`` trials of the held-out split (``config.eval_split``) with fresh seeds, plus the
-    in-context improvement ``mean(success of attempts 2..k) - success of attempt 1`` (None without successes)."""
+    in-context improvement ``mean(success of attempts 2..k) - success of attempt 1`` (None without successes).
+
+    The sampled actions come from torch's generator seeded with the same seed as the envs (and torch's random
+    state is restored afterwards), so measuring one agent twice gives the same trials and the same figures."""
     envs = make_vector_env(build_env_fn(config, seed_offset, evaluation=True), min(config.num_envs, trials))
+    seed = config.seed * 10_000 + seed_offset
+    device = next(agent.parameters()).device
     try:
-        result = evaluate(envs, agent, trials, seed=config.seed * 10_000 + seed_offset, sample=config.eval_sample)
+        with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+            torch.manual_seed(seed)
+            result = evaluate(envs, agent, trials, seed=seed, sample=config.eval_sample)
     finally:
         envs.close()
     success = result["attempt_success"]

@@ -250,3 +250,36 @@ def test_length_groups_train_and_the_benchmark_times_them_on_the_runs_replay(tmp
     assert [line.split()[0] for line in table] == ["1", "3"]
     assert all(float(line.split()[1]) > 0 and int(line.split()[3]) > 0 for line in table)  # ms/update, valid transitions
     assert sorted((tmp_path / "grouped" / "replay").glob("*.npz")) == files  # the benchmark removed nothing
+
+
+def test_measure_held_out_is_reproducible_and_leaves_torchs_random_state_alone(fast_run):
+    from amago_edu.train import measure_held_out
+
+    config, history = fast_run
+    agent, _ = load_agent(history.run_dir)
+    state = torch.get_rng_state()
+    first = measure_held_out(agent, config, 8)
+    assert torch.equal(torch.get_rng_state(), state)
+    torch.rand(5)  # another random state: the measurement seeds its own
+    again = measure_held_out(agent, config, 8)
+    assert again["attempt_success"] == first["attempt_success"] and again["attempt_return"] == first["attempt_return"]
+
+
+def test_held_out_benchmark_prints_each_runs_success_by_attempt(fast_run, capsys, tmp_path):
+    import sys
+
+    from conftest import ROOT
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import held_out  # noqa: E402
+
+    config, history = fast_run
+    threads = torch.get_num_threads()
+    try:
+        assert held_out.main([str(history.run_dir), "--trials", "4"]) == 0
+    finally:
+        torch.set_num_threads(threads)
+    line = capsys.readouterr().out.strip().splitlines()[-1]
+    assert line.startswith(f"{history.run_dir} (toy/meta_frozen_lake, ") and line.count("+-") == config.episodes_per_trial
+    with pytest.raises(SystemExit):
+        held_out.main([str(tmp_path / "no_run")])
+    assert "no checkpoints/latest.pt" in capsys.readouterr().err
