@@ -225,15 +225,22 @@ def summarise_trials(results: list[dict]) -> dict:
 
 
 # -- looking at one trial (notebooks) ------------------------------------------------------------
-@torch.no_grad()
 def play_frozen_lake_trial(agent, config, seed: int, device) -> dict:
-    """One ``toy/meta_frozen_lake`` trial on the (held-out, ``config.eval_split``) map ``seed`` draws, acting as evaluation does (fresh context,
-    no exploration), recorded for plotting (notebooks 00 and 05).
+    """One ``toy/meta_frozen_lake`` trial on the (held-out, ``config.eval_split``) map ``seed`` draws, acting as
+    evaluation does (fresh context, no exploration), recorded for plotting (notebooks 00 and 05). ``seed`` also
+    seeds the sampling of the agent's actions (torch's random state is restored after), so a trial replays the same.
 
     Returns {"seed", "map" (rows of S/F/H/G, row index = y), "paths" (per attempt, the (x, y) cells from the
     start to where it ended), "outcomes" (per attempt: goal / hole / out of time), "successes" (k,),
     "obs" {key: (T, ...)} (the T observations the agent acted on), "time" (T,)}.
     """
+    with torch.random.fork_rng(devices=[device] if torch.device(device).type == "cuda" else []):
+        torch.manual_seed(seed)
+        return _record_frozen_lake_trial(agent, config, seed, device)
+
+
+@torch.no_grad()
+def _record_frozen_lake_trial(agent, config, seed: int, device) -> dict:
     env = make_env(config.env, episodes_per_trial=config.episodes_per_trial, seed=seed, split=config.eval_split,
                    **config.env_kwargs)
     lake = env.unwrapped  # the MetaFrozenLake inside the trial wrapper: it knows the map

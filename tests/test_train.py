@@ -283,3 +283,17 @@ def test_held_out_benchmark_prints_each_runs_success_by_attempt(fast_run, capsys
     with pytest.raises(SystemExit):
         held_out.main([str(tmp_path / "no_run")])
     assert "no checkpoints/latest.pt" in capsys.readouterr().err
+
+
+def test_a_recorded_frozen_lake_trial_replays_the_same_for_its_seed(fast_run):
+    from amago_edu.rollout import play_frozen_lake_trial
+
+    config, history = fast_run
+    agent, _ = load_agent(history.run_dir)
+    state = torch.get_rng_state()
+    first = [play_frozen_lake_trial(agent, config, seed=s, device="cpu") for s in (3, 4)]
+    assert torch.equal(torch.get_rng_state(), state)
+    torch.rand(3)
+    again = [play_frozen_lake_trial(agent, config, seed=s, device="cpu") for s in (4, 3)][::-1]  # order does not matter
+    assert [t["paths"] for t in again] == [t["paths"] for t in first]
+    assert [t["outcomes"] for t in again] == [t["outcomes"] for t in first]
