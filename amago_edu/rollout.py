@@ -20,6 +20,7 @@ from gymnasium.vector import AutoresetMode
 from .agent import Agent
 from .envs import make_env
 from .envs.toy import MetaFrozenLake
+from .utils import seeded_torch
 
 
 def make_vector_env(env_fn: Callable[[int], gym.Env], num_envs: int, mode: str = "sync") -> gym.vector.VectorEnv:
@@ -234,8 +235,7 @@ def play_frozen_lake_trial(agent, config, seed: int, device) -> dict:
     start to where it ended), "outcomes" (per attempt: goal / hole / out of time), "successes" (k,),
     "obs" {key: (T, ...)} (the T observations the agent acted on), "time" (T,)}.
     """
-    with torch.random.fork_rng(devices=[device] if torch.device(device).type == "cuda" else []):
-        torch.manual_seed(seed)
+    with seeded_torch(seed, device):
         return _record_frozen_lake_trial(agent, config, seed, device)
 
 

@@ -42,7 +42,7 @@ from .learning import autocast_context, make_optimizer, update_step
 from .metrics import History, MetricsWriter, read_metrics_rows
 from .replay import TrajectoryStore, batch_to_torch, sample_length_groups
 from .rollout import Collector, evaluate, make_vector_env
-from .utils import atomic_path, resolve_device, seed_everything
+from .utils import atomic_path, resolve_device, seed_everything, seeded_torch
 
 TRAIN_KEYS = ("critic_loss", "actor_loss", "q_mean", "td_target_mean", "advantage_positive", "entropy", "grad_norm", "lr")
 CHECKPOINT_KEYS = ("agent", "optimizer", "scheduler", "state", "torch_rng")
@@ -228,10 +228,8 @@ def measure_held_out(agent: Agent, config: TrainConfig, trials: int, seed_offset
     state is restored afterwards), so measuring one agent twice gives the same trials and the same figures."""
     envs = make_vector_env(build_env_fn(config, seed_offset, evaluation=True), min(config.num_envs, trials))
     seed = config.seed * 10_000 + seed_offset
-    device = next(agent.parameters()).device
     try:
-        with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
-            torch.manual_seed(seed)
+        with seeded_torch(seed, next(agent.parameters()).device):
             result = evaluate(envs, agent, trials, seed=seed, sample=config.eval_sample)
     finally:
         envs.close()
@@ -249,14 +247,6 @@ def action_space(config: TrainConfig) -> gym.Space:
     return space
 
 
-def _inner_env(spec, config: TrainConfig):
-    """The inner env of a single-id ``spec`` (e.g. a MetaWorldEnv, which lists its ``families``)."""
-    env = make_env(spec, split=config.eval_split, **env_options(config))
-    inner = env.unwrapped
-    env.close()
-    return inner
-
-
 def evaluate_tasks(policy, config: TrainConfig, trials_per_task: int, seed: int) -> dict[str, dict]:
     """Score ``policy`` on each task of ``config.env`` separately: ``{task: evaluate()'s per-task summary}``.
 
@@ -266,17 +256,16 @@ def evaluate_tasks(policy, config: TrainConfig, trials_per_task: int, seed: int)
     ``trials_per_task``, so the sets can differ by a trial or two).
     """
     spec = env_spec(config)
-    probe = make_env(spec, **env_options(config))
-    names, results = probe.task_names, {}
+    probe = make_env(spec, split=config.eval_split, **env_options(config))
+    # one env that draws among families itself (Meta-World ML10/ML45): trials_per_task per family on average
+    names, families, results = probe.task_names, getattr(probe.unwrapped, "families", None), {}
     probe.close()
     for task_id, name in enumerate(names):
         def env_fn(i: int, name=name):
             return make_env(spec, seed=seed + 1000 * task_id + i, split=config.eval_split,
                             task=None if len(names) == 1 else name, **env_options(config))
 
-        # one env that draws among families itself (Meta-World ML10/ML45): trials_per_task per family on average
-        families = getattr(_inner_env(spec, config), "families", None) if len(names) == 1 else None
-        trials = trials_per_task * len(families or [None])
+        trials = trials_per_task * (len(families) if families and len(names) == 1 else 1)
         envs = make_vector_env(env_fn, min(config.num_envs, trials))
         try:
             summary = evaluate(envs, policy, trials, seed=seed + 1000 * task_id, sample=config.eval_sample)

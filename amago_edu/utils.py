@@ -29,6 +29,16 @@ def seed_everything(seed: int) -> np.random.Generator:
     return np.random.default_rng(seed)
 
 
+@contextlib.contextmanager
+def seeded_torch(seed: int, device: str | torch.device = "cpu") -> Iterator[None]:
+    """Inside: torch's generator (and ``device``'s, if CUDA) seeded with ``seed``; after: the state as before,
+    so a seeded measurement neither depends on nor changes what random numbers the caller draws next."""
+    device = torch.device(device)
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        torch.manual_seed(seed)
+        yield
+
+
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
     """``"auto"`` -> CUDA if available, else CPU. Anything else is passed to ``torch.device``."""
     if isinstance(device, torch.device):

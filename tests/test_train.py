@@ -2,15 +2,23 @@
 
 import json
 import math
+import sys
 
 import pytest
 import torch
 
+import amago_edu.train as train_module
 from amago_edu.agent import Agent
 from amago_edu.config import TrainConfig
-from amago_edu.replay import TrajectoryStore
-from amago_edu.train import (History, NonFiniteLossError, Progress, kept_checkpoints, load_agent, read_metrics_rows,
-                             train)
+from amago_edu.replay import TrajectoryStore, sample_length_groups
+from amago_edu.rollout import play_frozen_lake_trial
+from amago_edu.train import (History, NonFiniteLossError, Progress, kept_checkpoints, load_agent, measure_held_out,
+                             read_metrics_rows, train)
+from conftest import ROOT
+
+sys.path.insert(0, str(ROOT / "benchmarks"))
+import held_out  # noqa: E402
+import length_groups  # noqa: E402
 
 # 20 updates, a row every 5, evaluations at 10 and 20, checkpoints at 10 and 20: a couple of seconds
 SMALL = dict(total_updates=20, log_interval=5, eval_interval=10, checkpoint_interval=10, eval_trials=4)
@@ -220,15 +228,16 @@ def test_progress_bar_of_a_time_capped_run_shows_the_time_budget():
     untimed.close()
 
 
-def test_length_groups_train_and_the_benchmark_times_them_on_the_runs_replay(tmp_path, capsys, monkeypatch):
-    import sys
+@pytest.fixture
+def keep_torch_threads():
+    """The benchmarks set torch's thread count for the process: put it back for the tests after."""
+    threads = torch.get_num_threads()
+    yield
+    torch.set_num_threads(threads)
 
-    import amago_edu.train as train_module
-    from amago_edu.replay import sample_length_groups
-    from conftest import ROOT
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    import length_groups  # noqa: E402
 
+def test_length_groups_train_and_the_benchmark_times_them_on_the_runs_replay(tmp_path, capsys, monkeypatch,
+                                                                              keep_torch_threads):
     draws = []
 
     def counted(*args):
@@ -241,11 +250,7 @@ def test_length_groups_train_and_the_benchmark_times_them_on_the_runs_replay(tmp
     assert history.final_eval["update"] == 10 and math.isfinite(history.train[-1]["critic_loss"])
     assert draws == [3, 3, 3, 3]
     files = sorted((tmp_path / "grouped" / "replay").glob("*.npz"))
-    threads = torch.get_num_threads()
-    try:
-        assert length_groups.main([str(tmp_path / "grouped"), "--groups", "1", "3", "--repeats", "2", "--threads", "1"]) == 0
-    finally:
-        torch.set_num_threads(threads)
+    assert length_groups.main([str(tmp_path / "grouped"), "--groups", "1", "3", "--repeats", "2", "--threads", "1"]) == 0
     table = capsys.readouterr().out.splitlines()[-2:]
     assert [line.split()[0] for line in table] == ["1", "3"]
     assert all(float(line.split()[1]) > 0 and int(line.split()[3]) > 0 for line in table)  # ms/update, valid transitions
@@ -253,8 +258,6 @@ def test_length_groups_train_and_the_benchmark_times_them_on_the_runs_replay(tmp
 
 
 def test_measure_held_out_is_reproducible_and_leaves_torchs_random_state_alone(fast_run):
-    from amago_edu.train import measure_held_out
-
     config, history = fast_run
     agent, _ = load_agent(history.run_dir)
     state = torch.get_rng_state()
@@ -265,19 +268,9 @@ def test_measure_held_out_is_reproducible_and_leaves_torchs_random_state_alone(f
     assert again["attempt_success"] == first["attempt_success"] and again["attempt_return"] == first["attempt_return"]
 
 
-def test_held_out_benchmark_prints_each_runs_success_by_attempt(fast_run, capsys, tmp_path):
-    import sys
-
-    from conftest import ROOT
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    import held_out  # noqa: E402
-
+def test_held_out_benchmark_prints_each_runs_success_by_attempt(fast_run, capsys, tmp_path, keep_torch_threads):
     config, history = fast_run
-    threads = torch.get_num_threads()
-    try:
-        assert held_out.main([str(history.run_dir), "--trials", "4"]) == 0
-    finally:
-        torch.set_num_threads(threads)
+    assert held_out.main([str(history.run_dir), "--trials", "4"]) == 0
     line = capsys.readouterr().out.strip().splitlines()[-1]
     assert line.startswith(f"{history.run_dir} (toy/meta_frozen_lake, ") and line.count("+-") == config.episodes_per_trial
     with pytest.raises(SystemExit):
@@ -286,8 +279,6 @@ def test_held_out_benchmark_prints_each_runs_success_by_attempt(fast_run, capsys
 
 
 def test_a_recorded_frozen_lake_trial_replays_the_same_for_its_seed(fast_run):
-    from amago_edu.rollout import play_frozen_lake_trial
-
     config, history = fast_run
     agent, _ = load_agent(history.run_dir)
     state = torch.get_rng_state()
