@@ -183,6 +183,33 @@ def evaluate(envs: gym.vector.VectorEnv, agent: Agent, trials: int, seed: int, s
     return summarise_trials(results)
 
 
+@torch.no_grad()
+def action_frequencies(envs: gym.vector.VectorEnv, agent, steps: int, seed: int, sample: bool = True) -> np.ndarray:
+    """How often ``agent`` picks each discrete action over ``steps`` steps of every env of ``envs`` (no exploration,
+    a fresh context at each trial, as in :func:`evaluate`): (A,) frequencies that sum to 1."""
+    space = envs.single_action_space
+    if not isinstance(space, gym.spaces.Discrete):
+        raise ValueError(f"action_frequencies needs a Discrete action space, got {space}")
+    if steps < 1:
+        raise ValueError(f"steps must be >= 1, got {steps!r}")
+    device = next(agent.parameters()).device
+    agent.eval()
+    obs, _ = envs.reset(seed=seed)
+    cache = agent.init_cache(envs.num_envs, device)
+    time = np.zeros(envs.num_envs, dtype=np.int64)
+    counts = np.zeros(int(space.n), dtype=np.int64)
+    for _ in range(steps):
+        actions = agent.act(obs_to_torch(obs, device), torch.as_tensor(time, device=device), cache, sample=sample)
+        actions = actions.cpu().numpy()
+        counts += np.bincount(actions, minlength=len(counts))
+        obs, _, terminated, truncated, _ = envs.step(actions)
+        done = terminated | truncated
+        time = np.where(done, 0, time + 1)
+        if done.any():
+            cache.reset(torch.as_tensor(done, device=device))
+    return counts / counts.sum()
+
+
 def _mean_or_none(values) -> float | None:
     values = np.asarray(values, dtype=np.float64)
     return None if values.size == 0 or np.isnan(values).all() else float(np.nanmean(values))

@@ -1,17 +1,19 @@
 """Measure the agents of finished runs on more held-out trials than their own closing measurement.
 
-    python benchmarks/held_out.py runs/main-<stamp> [more run folders] [--trials 256]
+    python benchmarks/held_out.py runs/main-<stamp> [more run folders] [--trials 256] [--greedy]
 
 For each run folder: its last checkpoint plays ``--trials`` trials of the held-out split (``eval_split``, the
 seeds ``amago_edu.train.measure_held_out`` uses, so runs of one task are measured on the same trials) and the
 script prints success (or return) by attempt with standard errors, the last attempt minus the first, and the
 in-context improvement (mean of attempts 2..k minus attempt 1). ``benchmarks/context_length.py`` uses the same
-measurement for ``make run``'s agent.
+measurement for ``make run``'s agent. ``--greedy`` plays each policy's most likely action instead of sampling it
+(the run's ``eval_sample``): how much of the measured success the sampling itself costs.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from pathlib import Path
 
 import torch
@@ -24,6 +26,7 @@ def main(argv=None) -> int:
     parser.add_argument("runs", nargs="+", help="run folders (each with config.json and checkpoints/latest.pt)")
     parser.add_argument("--trials", type=int, default=256, help="held-out trials per run")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--greedy", action="store_true", help="act with the argmax action instead of sampling")
     args = parser.parse_args(argv)
     if args.trials < 2:
         parser.error("--trials must be >= 2")
@@ -33,10 +36,13 @@ def main(argv=None) -> int:
     torch.set_num_threads(args.threads)
     for run in args.runs:
         agent, config = load_agent(run)
+        if args.greedy:
+            config = dataclasses.replace(config, eval_sample=False)
         result = measure_held_out(agent, config, args.trials)
         metric = "success" if None not in result["attempt_success"] else "return"
         means, errors = result[f"attempt_{metric}"], result[f"attempt_{metric}_se"]
-        print(f"{run} ({config.env}, {result['trials']} held-out trials): {metric} by attempt "
+        greedy = ", greedy" if args.greedy else ""
+        print(f"{run} ({config.env}, {result['trials']} held-out trials{greedy}): {metric} by attempt "
               + ", ".join(f"{m:.3f}+-{se:.3f}" for m, se in zip(means, errors))
               + f"; last - first {means[-1] - means[0]:+.3f}"
               + ("" if result["improvement"] is None else f"; improvement {result['improvement']:+.3f}"))

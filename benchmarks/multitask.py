@@ -132,6 +132,8 @@ def run_set(set_name: str, args) -> dict:
         overrides["lr"] = args.lr
     if args.length_groups:
         overrides["length_groups"] = args.length_groups
+    if args.epsilon_anneal_steps:
+        overrides["epsilon_anneal_steps"] = args.epsilon_anneal_steps
     config = TrainConfig.preset(SETS[set_name], **overrides)
     print(f"\n=== {set_name}: k={config.episodes_per_trial}, context {config.context_length}, "
           f"budget {config.max_minutes or config.total_updates} {'min' if config.max_minutes else 'updates'}")
@@ -187,6 +189,8 @@ def main(argv=None) -> int:
     parser.add_argument("--lr", type=float, default=0.0, help="override the preset's learning rate (0 = keep it)")
     parser.add_argument("--length-groups", type=int, default=0,
                         help="override the preset's length_groups (0 = keep it; see benchmarks/length_groups.py)")
+    parser.add_argument("--epsilon-anneal-steps", type=int, default=0,
+                        help="override the preset's epsilon_anneal_steps (env steps over which exploration decays; 0 = keep it)")
     parser.add_argument("--device", default="auto", help='"auto", "cpu" or "cuda"')
     parser.add_argument("--threads", type=int, default=1,
                         help="torch CPU threads (acting is many tiny ops: 1 is fastest on a busy CPU; 0 = torch's default)")
@@ -194,8 +198,10 @@ def main(argv=None) -> int:
     parser.add_argument("--run-root", default="runs/multitask", help="folder for the run folders")
     parser.add_argument("--fast", action="store_true", help="tiny smoke test (seconds; learns nothing)")
     args = parser.parse_args(argv)
-    if args.minutes <= 0 or args.threads < 0 or args.trials_per_task < 1 or args.lr < 0 or args.length_groups < 0:
-        parser.error("--minutes must be > 0, --threads >= 0, --trials-per-task >= 1, --lr and --length-groups >= 0")
+    if args.minutes <= 0 or args.threads < 0 or args.trials_per_task < 1 or args.lr < 0 or args.length_groups < 0 \
+            or args.epsilon_anneal_steps < 0:
+        parser.error("--minutes must be > 0, --threads >= 0, --trials-per-task >= 1, "
+                     "--lr, --length-groups and --epsilon-anneal-steps >= 0")
     print(f"torch {torch.__version__}, {args.threads or torch.get_num_threads()} threads")
     for set_name in args.sets:
         run_set(set_name, args)

@@ -173,7 +173,7 @@ def test_fast_ablation_writes_its_csv_and_json(tmp_path):
 
 def test_fast_multitask_benchmark_writes_per_task_results_and_curves(tmp_path):
     command = [sys.executable, str(ROOT / "benchmarks" / "multitask.py"), "--fast", "--sets", "popgym-mt",
-               "--out", str(tmp_path / "out"), "--run-root", str(tmp_path / "runs")]
+               "--out", str(tmp_path / "out"), "--run-root", str(tmp_path / "runs"), "--epsilon-anneal-steps", "1234"]
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     games = [f"popgym/{g}" for g in POPGYM_MT]
@@ -182,6 +182,7 @@ def test_fast_multitask_benchmark_writes_per_task_results_and_curves(tmp_path):
     assert [(r["policy"], r["task"]) for r in rows] == [(p, g) for p in ("AMAGO-2", "random") for g in games]
     record = json.loads((tmp_path / "out" / "multitask_popgym-mt.json").read_text())
     assert record["updates"] == 4 and record["set"] == "popgym-mt"
+    assert record["config"]["epsilon_anneal_steps"] == 1234  # the override reaches the run's config
     assert record["curves"][-1]["update"] == 4  # FAST: one evaluation, at the end
     assert set(record["curves"][-1]["tasks"]) <= set(games)
     for task in games:
@@ -201,6 +202,14 @@ def test_ablation_command_line_names_bad_arguments(argv, message, capsys):
     with pytest.raises(SystemExit) as exit_info:
         scale_ablation.parse_args(argv)
     assert exit_info.value.code == 2 and message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("flag", ["--lr", "--length-groups", "--epsilon-anneal-steps"])
+def test_multitask_command_line_names_negative_overrides(flag, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        multitask_benchmark.main([flag, "-1", "--fast"])
+    assert exit_info.value.code == 2
+    assert "--lr, --length-groups and --epsilon-anneal-steps >= 0" in capsys.readouterr().err
 
 
 def test_runs_are_compared_at_their_largest_common_checkpoint(tmp_path):

@@ -273,6 +273,8 @@ def test_held_out_benchmark_prints_each_runs_success_by_attempt(fast_run, capsys
     assert held_out.main([str(history.run_dir), "--trials", "4"]) == 0
     line = capsys.readouterr().out.strip().splitlines()[-1]
     assert line.startswith(f"{history.run_dir} (toy/meta_frozen_lake, ") and line.count("+-") == config.episodes_per_trial
+    assert held_out.main([str(history.run_dir), "--trials", "4", "--greedy"]) == 0
+    assert "held-out trials, greedy): success by attempt" in capsys.readouterr().out
     with pytest.raises(SystemExit):
         held_out.main([str(tmp_path / "no_run")])
     assert "no checkpoints/latest.pt" in capsys.readouterr().err
