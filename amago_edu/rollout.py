@@ -149,7 +149,26 @@ class Collector:
         }
 
 
-@torch.no_grad()
+def _acting_steps(envs: gym.vector.VectorEnv, agent, seed: int, sample: bool):
+    """Step ``envs`` (reset with ``seed``) with ``agent``'s actions as evaluation acts: no exploration, a fresh context
+    at each trial. Yields ``(actions, done, info)`` after every step, for as long as the caller asks."""
+    device = next(agent.parameters()).device
+    agent.eval()
+    obs, _ = envs.reset(seed=seed)
+    cache = agent.init_cache(envs.num_envs, device)
+    time = np.zeros(envs.num_envs, dtype=np.int64)
+    while True:
+        with torch.no_grad():
+            actions = agent.act(obs_to_torch(obs, device), torch.as_tensor(time, device=device), cache, sample=sample)
+        actions = actions.cpu().numpy()
+        obs, _, terminated, truncated, info = envs.step(actions)
+        done = terminated | truncated
+        yield actions, done, info
+        time = np.where(done, 0, time + 1)
+        if done.any():
+            cache.reset(torch.as_tensor(done, device=device))
+
+
 def evaluate(envs: gym.vector.VectorEnv, agent: Agent, trials: int, seed: int, sample: bool = True) -> dict:
     """Run at least ``trials`` whole trials (no exploration, fresh context) and summarise them.
 
@@ -158,17 +177,9 @@ def evaluate(envs: gym.vector.VectorEnv, agent: Agent, trials: int, seed: int, s
     by the task's reward scale, "success" is the last attempt's success rate (None where the task has
     no success notion), and attempt_* are lists indexed by the attempt within the trial.
     """
-    device = next(agent.parameters()).device
-    agent.eval()
-    n = envs.num_envs
-    obs, _ = envs.reset(seed=seed)
-    cache = agent.init_cache(n, device)
-    time = np.zeros(n, dtype=np.int64)
-    results = []
+    results, steps = [], _acting_steps(envs, agent, seed, sample)
     while len(results) < trials:
-        actions = agent.act(obs_to_torch(obs, device), torch.as_tensor(time, device=device), cache, sample=sample)
-        obs, _, terminated, truncated, info = envs.step(actions.cpu().numpy())
-        done = terminated | truncated
+        _, done, info = next(steps)
         for i in np.flatnonzero(done):
             final = info["final_info"]
             results.append({
@@ -177,13 +188,9 @@ def evaluate(envs: gym.vector.VectorEnv, agent: Agent, trials: int, seed: int, s
                 "attempt_successes": np.asarray(final["attempt_successes"][i], dtype=np.float64),
                 "reward_scale": float(final["reward_scale"][i]),
             })
-        time = np.where(done, 0, time + 1)
-        if done.any():
-            cache.reset(torch.as_tensor(done, device=device))
     return summarise_trials(results)
 
 
-@torch.no_grad()
 def action_frequencies(envs: gym.vector.VectorEnv, agent, steps: int, seed: int, sample: bool = True) -> np.ndarray:
     """How often ``agent`` picks each discrete action over ``steps`` steps of every env of ``envs`` (no exploration,
     a fresh context at each trial, as in :func:`evaluate`): (A,) frequencies that sum to 1."""
@@ -192,21 +199,9 @@ def action_frequencies(envs: gym.vector.VectorEnv, agent, steps: int, seed: int,
         raise ValueError(f"action_frequencies needs a Discrete action space, got {space}")
     if steps < 1:
         raise ValueError(f"steps must be >= 1, got {steps!r}")
-    device = next(agent.parameters()).device
-    agent.eval()
-    obs, _ = envs.reset(seed=seed)
-    cache = agent.init_cache(envs.num_envs, device)
-    time = np.zeros(envs.num_envs, dtype=np.int64)
     counts = np.zeros(int(space.n), dtype=np.int64)
-    for _ in range(steps):
-        actions = agent.act(obs_to_torch(obs, device), torch.as_tensor(time, device=device), cache, sample=sample)
-        actions = actions.cpu().numpy()
+    for _, (actions, _, _) in zip(range(steps), _acting_steps(envs, agent, seed, sample)):  # range first: no extra step
         counts += np.bincount(actions, minlength=len(counts))
-        obs, _, terminated, truncated, _ = envs.step(actions)
-        done = terminated | truncated
-        time = np.where(done, 0, time + 1)
-        if done.any():
-            cache.reset(torch.as_tensor(done, device=device))
     return counts / counts.sum()
 
 

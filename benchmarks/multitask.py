@@ -124,16 +124,9 @@ def run_set(set_name: str, args) -> dict:
         overrides["env_kwargs"] = FAST_ENV_KWARGS[set_name]
     if args.fast:
         overrides["task_per_env"] = False  # 2 envs cannot hold one task each
-    if args.context_length:
-        overrides["context_length"] = args.context_length
-    if args.invalid_actions:
-        overrides["invalid_actions"] = args.invalid_actions
-    if args.lr:
-        overrides["lr"] = args.lr
-    if args.length_groups:
-        overrides["length_groups"] = args.length_groups
-    if args.epsilon_anneal_steps:
-        overrides["epsilon_anneal_steps"] = args.epsilon_anneal_steps
+    for name in ("context_length", "invalid_actions", "lr", "length_groups", "epsilon_anneal_steps"):
+        if getattr(args, name):  # 0 / None: keep the preset's
+            overrides[name] = getattr(args, name)
     config = TrainConfig.preset(SETS[set_name], **overrides)
     print(f"\n=== {set_name}: k={config.episodes_per_trial}, context {config.context_length}, "
           f"budget {config.max_minutes or config.total_updates} {'min' if config.max_minutes else 'updates'}")
