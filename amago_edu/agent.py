@@ -102,8 +102,11 @@ class AgentConfig:
     """Polyak rate of the target actor and critic heads."""
     critic_loss_weight: float = 10.0
     """Total loss = actor loss + critic_loss_weight * critic loss."""
-    filter_threshold: float = 0.0
-    """Filtered BC imitates replay actions with advantage > this (paper runs often used -1e-4)."""
+    filter_threshold: float = -1e-4
+    """Filtered BC imitates replay actions with advantage > this. Slightly negative, as in the paper's runs
+    (``binary_filter`` in the authors' ``amago/agent.py`` with threshold -1e-4): when every action drawn for a
+    sampled V(s) is the replay action, Q(s, a) and V(s) come from the same outputs and A is exactly 0; a strict
+    ``A > 0`` would drop the policy's own (confident) choices from the actor loss."""
     num_policy_samples: int = 3
     """K: actions sampled from the policy for V(s) = mean_k Q(s, a_k) in the advantage (authors' code: 3)."""
     state_value: str = "auto"
@@ -170,13 +173,24 @@ class AgentConfig:
 class TimestepEncoder(nn.Module):
     """Observation dict (B, T, ...) -> tokens (B, T, d_model).
 
-    Flat float keys ("observation", "prev_action", "prev_reward", "reset", "progress", "direction",
-    ...) are concatenated (the previous reward through symlog so large return scales stay bounded);
-    a BabyAI-style "image" (7x7x3 grid codes) goes through a small CNN, "mission" token ids through an
-    embedding averaged over the words, and "pixels" (uint8 (C, H, W) frames of Atari or Procgen) through
-    the IMPALA CNN (amago_edu.pixels; App. A, Model Architectures) to ``hidden`` features. An MLP and a
-    LayerNorm make the token from all the features.
+    Flat float keys ("observation", "prev_action", "prev_reward", "reset", "progress", "direction", ...) are
+    concatenated, the previous reward through symlog so large return scales stay bounded. With flat keys only,
+    one MLP and a LayerNorm make the token (the authors' ``FFTstepEncoder``, ``amago/nets/tstep_encoders.py``).
+
+    With a structured key, every input gets its own embedding and LayerNorm before they are fused, so a large
+    block cannot drown a small one (a 7x7 grid's CNN features outnumber a mission's 9 words 50 to 1):
+
+    - "image" (BabyAI's 7x7x3 grid codes): a small CNN with 2x2 kernels, a linear layer, LayerNorm;
+    - "mission" (word ids, 0 = padding): an embedding, a GRU over the words, a linear layer, LayerNorm
+      (the authors' ``TokenGoalEmb`` in ``amago/nets/goal_embedders.py``, with a GRU for their plain RNN);
+    - "pixels" (uint8 (C, H, W) frames of Atari or Procgen): the IMPALA CNN (amago_edu.pixels; App. A, Model
+      Architectures), LayerNorm;
+    - the flat keys together: an MLP and LayerNorm (the authors' ``extras_processor``);
+
+    then one linear layer and a LayerNorm fuse them (``BabyTstepEncoder`` in the authors' ``examples/10_babyai.py``).
     """
+
+    MISSION_DIM, MISSION_HIDDEN, FLAT_DIM = 32, 64, 32
 
     def __init__(self, obs_space: spaces.Dict, d_model: int, hidden: int, cnn_channels: tuple[int, ...] = (16, 32, 32)):
         super().__init__()
@@ -188,52 +202,75 @@ class TimestepEncoder(nn.Module):
         for key in self.flat_keys:
             if not isinstance(obs_space[key], spaces.Box):
                 raise ValueError(f"observation key {key!r} must be a Box space, got {obs_space[key]}")
-        width = sum(int(math.prod(obs_space[k].shape)) for k in self.flat_keys)
-        self.image = None
+        flat_width = sum(int(math.prod(obs_space[k].shape)) for k in self.flat_keys)
+        self.structured = any(k in obs_space.spaces for k in ("image", "mission", PIXEL_KEY))
+        self.flat = self.image = self.mission = self.pixels = None
+        if not self.structured:
+            if flat_width == 0:
+                raise ValueError(f"the observation space has no key the encoder reads: {obs_space}")
+            self.mlp = nn.Sequential(nn.Linear(flat_width, hidden), nn.LeakyReLU(), nn.Linear(hidden, d_model),
+                                     nn.LayerNorm(d_model))
+            return
+        width = 0
+        if flat_width:
+            self.flat = nn.Sequential(nn.Linear(flat_width, hidden), nn.LeakyReLU(), nn.Linear(hidden, self.FLAT_DIM),
+                                      nn.LayerNorm(self.FLAT_DIM))
+            width += self.FLAT_DIM
         if "image" in obs_space.spaces:
-            channels = obs_space["image"].shape[-1]
+            channels, side = obs_space["image"].shape[-1], obs_space["image"].shape[0] - 3
             self.image = nn.Sequential(  # GridworldCNN-like: tiny kernels on a 7x7 grid of codes
                 nn.Conv2d(channels, 16, 2), nn.LeakyReLU(), nn.Conv2d(16, 32, 2), nn.LeakyReLU(),
-                nn.Conv2d(32, 48, 2), nn.LeakyReLU(), nn.Flatten(),
+                nn.Conv2d(32, 48, 2), nn.LeakyReLU(), nn.Flatten(), nn.Linear(48 * side * side, hidden),
+                nn.LayerNorm(hidden),
             )
-            side = obs_space["image"].shape[0] - 3
-            width += 48 * side * side
-        self.mission = None
+            width += hidden
         if "mission" in obs_space.spaces:
             vocab = int(obs_space["mission"].high.max()) + 1
-            self.mission = nn.Embedding(vocab, 32, padding_idx=0)
-            width += 32
-        self.pixels = None
+            self.mission = nn.ModuleDict({
+                "embed": nn.Embedding(vocab, self.MISSION_DIM, padding_idx=0),
+                "gru": nn.GRU(self.MISSION_DIM, self.MISSION_HIDDEN, batch_first=True),
+                "out": nn.Sequential(nn.Linear(self.MISSION_HIDDEN, self.MISSION_DIM), nn.LayerNorm(self.MISSION_DIM)),
+            })
+            width += self.MISSION_DIM
         if PIXEL_KEY in obs_space.spaces:
             C, H, W = pixel_shape(obs_space[PIXEL_KEY])
-            self.pixels = ImpalaCNN(C, tuple(cnn_channels), out_features=hidden, image_size=(H, W))
+            self.pixels = nn.ModuleDict({"cnn": ImpalaCNN(C, tuple(cnn_channels), out_features=hidden, image_size=(H, W)),
+                                         "norm": nn.LayerNorm(hidden)})
             width += hidden
-        if width == 0:
-            raise ValueError(f"the observation space has no key the encoder reads: {obs_space}")
-        self.mlp = nn.Sequential(nn.Linear(width, hidden), nn.LeakyReLU(), nn.Linear(hidden, d_model), nn.LayerNorm(d_model))
+        self.fuse = nn.Sequential(nn.Linear(width, d_model), nn.LayerNorm(d_model))
 
-    def forward(self, obs: dict[str, torch.Tensor], augment: bool = False) -> torch.Tensor:
-        """obs {key: (B, T, ...)} -> (B, T, d_model). ``augment``: random-shift part of the "pixels" batch
-        (amago_edu.pixels.shift_part_of_batch); the agent asks for it in training forward passes only."""
+    def parts(self, obs: dict[str, torch.Tensor], augment: bool = False) -> dict[str, torch.Tensor]:
+        """Each input's embedding before the fusion: {"flat" | "image" | "mission" | "pixels": (B, T, width)}
+        (with flat keys only, {"flat": the concatenated keys}). ``benchmarks/input_sensitivity.py`` reads them."""
         B, T = next(obs[k] for k in (*self.flat_keys, "image", "mission", PIXEL_KEY) if k in obs).shape[:2]
-        features = []
-        for key in self.flat_keys:
-            x = obs[key].float().reshape(B, T, -1)
-            features.append(symlog(x) if key == "prev_reward" else x)
+        out = {}
+        if self.flat_keys:
+            flat = torch.cat([symlog(obs[k].float().reshape(B, T, -1)) if k == "prev_reward"
+                              else obs[k].float().reshape(B, T, -1) for k in self.flat_keys], dim=-1)
+            out["flat"] = flat if self.flat is None else self.flat(flat)
         if self.image is not None:
             grid = obs["image"].float().reshape(B * T, *obs["image"].shape[2:]).permute(0, 3, 1, 2)  # (BT, C, 7, 7)
-            features.append(self.image(grid / 10.0).reshape(B, T, -1))
+            out["image"] = self.image(grid / 10.0).reshape(B, T, -1)
         if self.mission is not None:
-            tokens = obs["mission"].long()  # (B, T, W)
-            words = (tokens > 0).float().unsqueeze(-1)
-            features.append((self.mission(tokens) * words).sum(-2) / words.sum(-2).clamp(min=1.0))
+            tokens = obs["mission"].long().reshape(B * T, -1)  # (BT, W) word ids
+            _, last = self.mission["gru"](self.mission["embed"](tokens))  # (1, BT, hidden)
+            out["mission"] = self.mission["out"](last[0]).reshape(B, T, -1)
         if self.pixels is not None:
             frames = obs[PIXEL_KEY]  # (B, T, C, H, W) uint8: shifted (if at all) as uint8, scaled inside the CNN
             if augment:
                 frames = shift_part_of_batch(frames)
             # the leaky ReLU plays the authors' activation on [image features, rl2 features] (CNNTstepEncoder)
-            features.append(F.leaky_relu(self.pixels(frames.reshape(B * T, *frames.shape[2:]))).reshape(B, T, -1))
-        return self.mlp(torch.cat(features, dim=-1))
+            features = F.leaky_relu(self.pixels["cnn"](frames.reshape(B * T, *frames.shape[2:])))
+            out["pixels"] = self.pixels["norm"](features).reshape(B, T, -1)
+        return out
+
+    def forward(self, obs: dict[str, torch.Tensor], augment: bool = False) -> torch.Tensor:
+        """obs {key: (B, T, ...)} -> (B, T, d_model). ``augment``: random-shift part of the "pixels" batch
+        (amago_edu.pixels.shift_part_of_batch); the agent asks for it in training forward passes only."""
+        parts = self.parts(obs, augment=augment)
+        if not self.structured:
+            return self.mlp(parts["flat"])
+        return self.fuse(torch.cat(list(parts.values()), dim=-1))
 
 
 # ----------------------------------------------------------------------------------------------

@@ -90,8 +90,12 @@ class TrainConfig(AgentConfig):
     """Epsilon-greedy exploration at the start of training (each env uses epsilon x U[0, 1), redrawn per trial)."""
     epsilon_end: float = 0.05
     """Epsilon-greedy exploration after annealing."""
-    epsilon_anneal_steps: int = 20000
-    """Environment steps (all envs together) over which epsilon decays linearly."""
+    epsilon_anneal_steps: int = 2500
+    """Steps of each parallel env over which epsilon decays linearly (the authors' unit: ``steps_anneal`` per actor;
+    their default 1M, BabyAI 500k, T-maze 100k, for runs of 100M+ steps)."""
+    corridor_exploration: int = 0
+    """0, or the T-maze's episode length H: the authors' T-maze schedule, 0.5 / H exploration strictly between an
+    episode's first and last 3 steps (``TMazeExploration``, their ``examples/04_tmaze.py``)."""
     eval_interval: int = 500
     """Evaluate every this many updates (and at the end)."""
     eval_trials: int = 32
@@ -160,7 +164,7 @@ class TrainConfig(AgentConfig):
                      "checkpoint_interval", "learning_starts", "max_nonfinite_updates"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)!r}")
-        for name in ("warmup_updates", "epsilon_anneal_steps", "num_threads", "seed", "shared_actions"):
+        for name in ("warmup_updates", "epsilon_anneal_steps", "corridor_exploration", "num_threads", "seed", "shared_actions"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)!r}")
         for name in ("lr", "grad_clip"):
@@ -245,17 +249,19 @@ PRESETS: dict[str, dict] = {
     "fast": dict(**_SMALL, env="toy/meta_frozen_lake", episodes_per_trial=2, env_kwargs={"size": 3},
                  context_length=24, num_envs=4, total_updates=40, collect_steps=8, updates_per_collect=4,
                  learning_starts=4, batch_size=8, warmup_updates=10, eval_interval=20, eval_trials=8,
-                 log_interval=10, checkpoint_interval=20, epsilon_anneal_steps=500),
-    # frozen lake's trials are 27 steps on average but up to 80: length_groups keeps the padding out of the batches
+                 log_interval=10, checkpoint_interval=20, epsilon_anneal_steps=125),
+    # frozen lake's trials are 27 steps on average but up to 80: length_groups keeps the padding out of the batches.
+    # The budget is in updates, so the result does not depend on the machine's speed; the time cap is a safety net
+    # that a machine twice as slow as a 2-core laptop still stays under.
     "frozen_lake": dict(**_SMALL, env="toy/meta_frozen_lake", episodes_per_trial=5, env_kwargs={"size": 4},
-                        context_length=81, num_envs=16, total_updates=20000, max_minutes=10.0,
-                        epsilon_anneal_steps=200000, epsilon_end=0.1, eval_interval=500, lr=1e-4, length_groups=8),
+                        context_length=81, num_envs=16, total_updates=15000, max_minutes=45.0,
+                        epsilon_anneal_steps=12500, epsilon_end=0.1, eval_interval=500, lr=1e-4, length_groups=8),
     # T-maze: a 30-step memory (gamma 0.9999 so the final reward reaches the first step); argmax at
     # evaluation as the authors do; little exploration, the policy's own sampling does the rest
     "tmaze": dict(**{**_SMALL, "gammas": (0.9, 0.99, 0.9999)}, env="toy/tmaze", episodes_per_trial=1,
                   env_kwargs={"corridor_length": 30}, context_length=32, total_updates=10000, max_minutes=2.5,
                   reward_multiplier=100.0, eval_sample=False, epsilon_start=0.1, epsilon_end=0.01,
-                  epsilon_anneal_steps=10000),
+                  epsilon_anneal_steps=1250),
     "popgym": dict(**_SMALL, env="popgym/RepeatPreviousEasy", episodes_per_trial=1, context_length=65,
                    total_updates=10000, max_minutes=2.5, reward_multiplier=100.0, lr=1e-3),
     # 8 POPGym Easy games, one-shot with a warm-up attempt (App. B, POPGym). Most trials are 102 steps (the
@@ -311,7 +317,7 @@ PRESETS: dict[str, dict] = {
 _PAPER = dict(gammas=(0.1, 0.9, 0.95, 0.97, 0.99, 0.995, 0.999), num_critics=4, tau=0.003, value_low=-1e5,
               value_high=1e5, n_heads=8, head_hidden=256, dropout=0.05, filter_threshold=-1e-4, grad_clip=1.0,
               total_updates=10**6, max_minutes=0.0, eval_interval=2000, eval_trials=64, checkpoint_interval=2000,
-              log_interval=100, warmup_updates=1000, epsilon_anneal_steps=2_000_000)
+              log_interval=100, warmup_updates=1000, epsilon_anneal_steps=1_000_000)
 PAPER_PRESETS: dict[str, dict] = {
     # POPGym, 27 games, one-shot with a warm-up attempt; paper: 100M env steps, 85% normalised return (Fig. 5)
     "paper_popgym": dict(**_PAPER, env="popgym-27", episodes_per_trial=2, context_length=600, d_model=256,
@@ -319,7 +325,7 @@ PAPER_PRESETS: dict[str, dict] = {
                          buffer_capacity=15_000, reward_multiplier=100.0, num_envs=24),
     # BabyAI, k = 2 on one layout; the paper trains 50 levels (the authors' examples list them), this preset the
     # 8 of babyai-mt at the paper's network size; paper: two-episode return 1.61 at 100M steps (Fig. 10)
-    "paper_babyai": dict(**_PAPER, env="babyai-mt", episodes_per_trial=2, context_length=512, d_model=256,
+    "paper_babyai": dict(**{**_PAPER, "epsilon_anneal_steps": 500_000}, env="babyai-mt", episodes_per_trial=2, context_length=512, d_model=256,
                          n_layers=4, tstep_hidden=256, num_bins=32, lr=1e-4, batch_size=24, weight_decay=1e-3,
                          buffer_capacity=20_000, reward_multiplier=1000.0, num_envs=24),
     # Meta-World ML45, k = 3 attempts of 500 steps (trial 1,500 > context 256: a sliding window when acting);

@@ -99,15 +99,23 @@ class Collector:
     def _new_trajectory(first_obs: dict) -> dict:
         return {"obs": [first_obs], "actions": [], "rewards": [], "terminals": []}
 
-    def collect(self, steps: int, epsilon: float) -> list[dict]:
-        """Step every env ``steps`` times. Returns the ``info`` of every trial that ended."""
+    def collect(self, steps: int, epsilon: float, corridor: int = 0) -> list[dict]:
+        """Step every env ``steps`` times. Returns the ``info`` of every trial that ended.
+
+        ``corridor`` H > 0: the authors' T-maze schedule (``TMazeExploration`` in ``examples/04_tmaze.py``): steps
+        strictly between the first and the last 3 of an H-step episode explore with 0.5 / H only, so a random action
+        rarely breaks the corridor walk, and the junction is still explored at the full rate.
+        """
         finished = []
         self.agent.eval()
         for _ in range(steps):
             with torch.no_grad():
                 actions = self.agent.act(obs_to_torch(self.obs, self.device),
                                          torch.as_tensor(self.time, device=self.device), self.cache).cpu().numpy()
-            explore = self.rng.random(self.n) < epsilon * self.epsilon_scale
+            rate = epsilon * self.epsilon_scale
+            if corridor:
+                rate = np.where((self.time > 0) & (self.time < corridor - 3), 0.5 / corridor, rate)
+            explore = self.rng.random(self.n) < rate
             if explore.any():
                 valid = self.obs.get("action_mask")
                 actions[explore] = random_actions(self.envs.single_action_space, int(explore.sum()), self.rng,

@@ -278,9 +278,10 @@ def evaluate_tasks(policy, config: TrainConfig, trials_per_task: int, seed: int)
     return results
 
 
-def epsilon_at(config: TrainConfig, env_steps: int) -> float:
-    """Linear epsilon-greedy schedule over environment steps."""
-    frac = min(1.0, env_steps / max(1, config.epsilon_anneal_steps))
+def epsilon_at(config: TrainConfig, env_steps_per_env: int) -> float:
+    """Linear epsilon-greedy schedule over the steps each parallel env has taken (the authors count per actor,
+    ``steps_anneal`` in ``amago/envs/exploration.py``), so the schedule does not depend on ``num_envs``."""
+    frac = min(1.0, env_steps_per_env / max(1, config.epsilon_anneal_steps))
     return config.epsilon_start + frac * (config.epsilon_end - config.epsilon_start)
 
 
@@ -462,7 +463,8 @@ def train(config: TrainConfig, callbacks=()) -> History:
                 if ctrl_c["stop"] or distributed.any_true(bool(config.max_minutes) and elapsed() > 60 * config.max_minutes):
                     break
                 # 1. collect with the current policy; finished trials go to disk
-                collector.collect(config.collect_steps, epsilon_at(config, collector.env_steps))
+                collector.collect(config.collect_steps, epsilon_at(config, collector.env_steps // collector.n),
+                                  corridor=config.corridor_exploration)
                 if not distributed.all_true(len(store) >= config.learning_starts):
                     continue
                 # 2. update on windows sampled from replay

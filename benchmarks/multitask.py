@@ -183,7 +183,7 @@ def main(argv=None) -> int:
     parser.add_argument("--length-groups", type=int, default=0,
                         help="override the preset's length_groups (0 = keep it; see benchmarks/length_groups.py)")
     parser.add_argument("--epsilon-anneal-steps", type=int, default=0,
-                        help="override the preset's epsilon_anneal_steps (env steps over which exploration decays; 0 = keep it)")
+                        help="override the preset's epsilon_anneal_steps (steps of each parallel env over which exploration decays; 0 = keep it)")
     parser.add_argument("--device", default="auto", help='"auto", "cpu" or "cuda"')
     parser.add_argument("--threads", type=int, default=1,
                         help="torch CPU threads (acting is many tiny ops: 1 is fastest on a busy CPU; 0 = torch's default)")

@@ -123,7 +123,7 @@ def test_agent_on_pixels_trains_the_cnn_and_shifts_only_in_training(monkeypatch)
     out = agent.loss(pixel_batch())
     assert torch.isfinite(out["loss"]) and calls == [(2, 5, 3, SIDE, SIDE)]
     out["loss"].backward()
-    for stage in agent.encoder.pixels.stages:  # gradients reach every IMPALA stage
+    for stage in agent.encoder.pixels["cnn"].stages:  # gradients reach every IMPALA stage
         assert stage[0].weight.grad is not None and stage[0].weight.grad.abs().sum() > 0
     agent.eval()
     with torch.no_grad():
