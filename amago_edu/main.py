@@ -4,9 +4,11 @@
     python -m amago_edu.main --minutes 3       # shorter
     python -m amago_edu.main --notebooks       # instead, execute every notebook (FAST) into a run folder
 
-Prints the success by attempt within a trial (the in-context adaptation table), measures the trained agent on
-64 more held-out trials (with standard errors), writes
-``results.html`` (learning curve and success by attempt) and says where the run folder is.
+The preset's budget is a number of updates (with a time cap as a safety net), so what the run learns does not
+depend on the machine's speed. Prints the success by attempt within a trial (the in-context adaptation table),
+measures the trained agent on 256 more held-out trials (with standard errors), probes its filter (the share of
+replay actions it imitates with the sampled and with the exact V(s)), writes ``results.html`` (learning curve and
+success by attempt) and says where the run folder is; a run stopped before its budget says so.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import time
 from pathlib import Path
 
 NOTEBOOK_DIR = Path(__file__).resolve().parents[1] / "notebooks"
-HELD_OUT_TRIALS = 64  # the closing measurement of the trained agent, on maps no evaluation during training played
+HELD_OUT_TRIALS = 256  # the closing measurement of the trained agent, on maps no evaluation during training played
 
 
 def run_notebooks(out_dir: Path) -> int:
@@ -56,6 +58,7 @@ def main(argv=None) -> int:
         return run_notebooks(Path(args.run_dir or f"runs/notebooks-{stamp}"))
 
     from .config import TrainConfig
+    from .diagnostics import filter_shares, play_batch
     from .plotting import attempt_plot, learning_curve, summary_table
     from .train import NonFiniteLossError, load_agent, measure_held_out, train
 
@@ -75,7 +78,15 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:  # train() saved a checkpoint and said how to resume
         return 130
     final = history.final_eval
-    print(f"\nfinished in {(time.time() - start) / 60:.1f} min: {final['update']} updates, {final['env_steps']} env steps")
+    print(f"\nfinished in {(time.time() - start) / 60:.1f} min: {final['update']} of {config.total_updates} updates, "
+          f"{final['env_steps']} env steps")
+    stopped_early = final["update"] < config.total_updates
+    if stopped_early:
+        print(f"NOTE: the run stopped after {final['update']} of its {config.total_updates} updates (time cap of "
+              f"{config.max_minutes:g} minutes, or Ctrl-C). The figures below are of an agent trained for less than "
+              f"the preset's budget and may show little or no in-context adaptation; continue it with\n"
+              f"  python -m amago_edu.train --preset {args.preset} --seed {args.seed} --run-dir {config.run_dir} "
+              f"--resume --max-minutes 0")
     print("\nEvaluation after training (held-out maps; success rate by attempt within a trial):")
     print(summary_table(final))
     evals = history.evals
@@ -89,6 +100,12 @@ def main(argv=None) -> int:
     print(f"\n{measured['trials']} more held-out trials (fresh seeds), {metric} by attempt +- standard error: "
           + ", ".join(f"{m:.2f}+-{se:.2f}" for m, se in zip(means, errors))
           + f"; last attempt - first = {means[-1] - means[0]:+.2f}")
+    if agent.discrete:
+        shares = filter_shares(agent, play_batch(agent, config, trajectories=32, batch_size=48), draws=8)
+        print(f"filtered BC imitates {shares['sampled']:.0%} of replay actions with the sampled V(s) "
+              f"(exact V(s): {shares['exact']:.0%}; benchmarks/probe.py probes further)")
+    if stopped_early:
+        print(f"(stopped early: {final['update']} of {config.total_updates} updates)")
     report = history.run_dir / "results.html"
     with open(report, "w") as f:
         f.write(learning_curve(evals, metric="success").to_html(full_html=False, include_plotlyjs=True))

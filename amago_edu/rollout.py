@@ -77,6 +77,18 @@ class RandomPolicy(torch.nn.Module):
                                               None if valid is None else valid.cpu().numpy()))
 
 
+def exploration_rates(epsilon: float, scale: np.ndarray, time: np.ndarray, corridor: int = 0) -> np.ndarray:
+    """Per-env probability of a random action: ``epsilon`` x the env's multiplier ``scale`` (U[0, 1), redrawn
+    every trial). ``corridor`` H > 0: the authors' T-maze schedule (``TMazeExploration`` in their
+    ``examples/04_tmaze.py``): steps strictly between the first and the last 3 of an H-step episode (0 < t < H - 3)
+    explore with 0.5 / H only, so a random action rarely breaks the corridor walk while the start and the junction
+    are explored at the full rate."""
+    rate = epsilon * np.asarray(scale, dtype=np.float64)
+    if corridor:
+        rate = np.where((time > 0) & (time < corridor - 3), 0.5 / corridor, rate)
+    return rate
+
+
 class Collector:
     """Collects experience from a vector env with the agent (``agent.act`` + a KV cache per env)."""
 
@@ -102,9 +114,7 @@ class Collector:
     def collect(self, steps: int, epsilon: float, corridor: int = 0) -> list[dict]:
         """Step every env ``steps`` times. Returns the ``info`` of every trial that ended.
 
-        ``corridor`` H > 0: the authors' T-maze schedule (``TMazeExploration`` in ``examples/04_tmaze.py``): steps
-        strictly between the first and the last 3 of an H-step episode explore with 0.5 / H only, so a random action
-        rarely breaks the corridor walk, and the junction is still explored at the full rate.
+        ``corridor``: see :func:`exploration_rates`.
         """
         finished = []
         self.agent.eval()
@@ -112,10 +122,7 @@ class Collector:
             with torch.no_grad():
                 actions = self.agent.act(obs_to_torch(self.obs, self.device),
                                          torch.as_tensor(self.time, device=self.device), self.cache).cpu().numpy()
-            rate = epsilon * self.epsilon_scale
-            if corridor:
-                rate = np.where((self.time > 0) & (self.time < corridor - 3), 0.5 / corridor, rate)
-            explore = self.rng.random(self.n) < rate
+            explore = self.rng.random(self.n) < exploration_rates(epsilon, self.epsilon_scale, self.time, corridor)
             if explore.any():
                 valid = self.obs.get("action_mask")
                 actions[explore] = random_actions(self.envs.single_action_space, int(explore.sum()), self.rng,
