@@ -53,6 +53,7 @@ from .transformer import CausalTransformer
 from .twohot import TwoHot, symlog
 
 CRITICS = ("two_hot", "popart", "mse")
+CRITIC_ACTIONS = ("blocks", "input")
 ACTORS = ("filtered_bc", "max_q")
 STATE_VALUES = ("auto", "exact", "sampled")
 #: "auto" takes the exact V(s) = sum_a pi(a|s) Q(s, a) up to this many discrete actions, samples above
@@ -107,6 +108,11 @@ class AgentConfig:
     (``binary_filter`` in the authors' ``amago/agent.py`` with threshold -1e-4): when every action drawn for a
     sampled V(s) is the replay action, Q(s, a) and V(s) come from the same outputs and A is exactly 0; a strict
     ``A > 0`` would drop the policy's own (confident) choices from the actor loss."""
+    critic_action: str = "blocks"
+    """Discrete critic's action: "blocks" (one output block per action; the action picks the block, so rows only
+    train their own action's outputs) or "input" (a one-hot action enters the first layer beside the state, as in the
+    authors' ``MultiTaskAgent``: every action shares the layers; V(s) and the TD target cost one critic pass per
+    sampled action). Continuous actions are always an input."""
     num_policy_samples: int = 3
     """K: actions sampled from the policy for V(s) = mean_k Q(s, a_k) in the advantage (authors' code: 3)."""
     state_value: str = "auto"
@@ -127,6 +133,8 @@ class AgentConfig:
             raise ValueError(f"critic must be one of {CRITICS}, got {self.critic!r}")
         if self.actor not in ACTORS:
             raise ValueError(f"actor must be one of {ACTORS}, got {self.actor!r}")
+        if self.critic_action not in CRITIC_ACTIONS:
+            raise ValueError(f"critic_action must be one of {CRITIC_ACTIONS}, got {self.critic_action!r}")
         if self.state_value not in STATE_VALUES:
             raise ValueError(f"state_value must be one of {STATE_VALUES}, got {self.state_value!r}")
         for name in ("d_model", "n_layers", "n_heads", "tstep_hidden", "head_hidden", "num_bins",
@@ -488,8 +496,10 @@ class Agent(nn.Module):
                                              dropout=config.dropout)
         self.actor = Actor(d, action_space, config.head_hidden, len(config.gammas))
         out_per_gamma = config.num_bins if config.critic == "two_hot" else 1
-        self.critic = CriticEnsemble(d, self.actor.A, self.discrete, config.num_critics, config.head_hidden,
-                                     len(config.gammas), out_per_gamma)
+        #: discrete actions fed to the critic as one-hot inputs (critic_action="input") instead of picking a block
+        self.action_input = self.discrete and config.critic_action == "input"
+        self.critic = CriticEnsemble(d, self.actor.A, self.discrete and not self.action_input, config.num_critics,
+                                     config.head_hidden, len(config.gammas), out_per_gamma)
         self.target_actor = copy.deepcopy(self.actor).requires_grad_(False)
         self.target_critic = copy.deepcopy(self.critic).requires_grad_(False)
         self.twohot = TwoHot(config.num_bins, config.value_low, config.value_high)
@@ -533,12 +543,30 @@ class Agent(nn.Module):
             return values
         return values * self.popart.sigma[gamma] + self.popart.mean[gamma]
 
-    def all_action_values(self, hidden: torch.Tensor) -> torch.Tensor:
-        """Discrete: Q(s, a) of every action, averaged over the critics: hidden (C, N, h) -> (N, G, A)."""
-        return self.values(self.critic.all_actions(hidden)).mean(0).transpose(1, 2)
+    def one_hot(self, actions: torch.Tensor) -> torch.Tensor:
+        """Discrete action indices (...) -> one-hot float vectors (..., A), the critic's input with critic_action="input"."""
+        return F.one_hot(actions, self.actor.A).float()
 
-    def state_values(self, hidden: torch.Tensor, probs: torch.Tensor) -> torch.Tensor:
-        """Discrete V(s): critic hidden (C, N, h), policy probs (N, G, A) -> (N, G), without gradient.
+    def q_per_gamma(self, critic: CriticEnsemble, state: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
+        """Discrete: Q_g(s, a_g) of every critic, gamma g read with its own action: state (N, d), actions (N, G)
+        -> values (C, N, G). The cost of G actions' outputs, not A's, whichever way the action enters."""
+        if self.action_input:
+            return self.values(critic.per_gamma_actions(state, self.one_hot(actions)))
+        return critic.chosen_action_per_gamma(critic.hidden(state), actions, reduce=self.values_of_gamma)
+
+    def all_action_values(self, hidden: torch.Tensor | None, state: torch.Tensor | None = None) -> torch.Tensor:
+        """Discrete: Q(s, a) of every action, averaged over the critics -> (N, G, A). Output blocks: from the critic
+        hidden (C, N, h); action input: from the state (N, d), one critic pass per action."""
+        if not self.action_input:
+            return self.values(self.critic.all_actions(hidden)).mean(0).transpose(1, 2)
+        every = torch.eye(self.actor.A, device=state.device)
+        return torch.stack([self.values(self.critic.chosen_action(self.critic.hidden(state, a.expand(len(state), -1))))
+                            .mean(0) for a in every], dim=-1)
+
+    def state_values(self, hidden: torch.Tensor | None, probs: torch.Tensor, state: torch.Tensor | None = None
+                     ) -> torch.Tensor:
+        """Discrete V(s): critic hidden (C, N, h) (output blocks) or the state (N, d) (action input), policy probs
+        (N, G, A) -> (N, G), without gradient.
 
         Exact: sum_a pi(a|s) Q(s, a) (scores all A actions). Sampled: mean over K = num_policy_samples
         actions a_k ~ pi_g(.|s) of Q(s, a_k), averaged over the critics (the authors' estimate; at most K x G
@@ -546,11 +574,14 @@ class Agent(nn.Module):
         """
         with torch.no_grad():
             if self.exact_state_value:
-                return (self.all_action_values(hidden) * probs).sum(-1)
+                return (self.all_action_values(hidden, state) * probs).sum(-1)
             N, G, A = probs.shape
             K = self.config.num_policy_samples
-            samples = torch.multinomial(probs.reshape(N * G, A), K, replacement=True)  # (N*G, K)
-            return self.sampled_state_values(hidden, samples.view(N, G, K))
+            samples = torch.multinomial(probs.reshape(N * G, A), K, replacement=True).view(N, G, K)
+            if self.action_input:  # one critic pass per draw, each gamma with its own action
+                return torch.stack([self.q_per_gamma(self.critic, state, samples[..., k]).mean(0)
+                                    for k in range(K)]).mean(0)
+            return self.sampled_state_values(hidden, samples)
 
     def sampled_state_values(self, hidden: torch.Tensor, samples: torch.Tensor) -> torch.Tensor:
         """mean_k mean_c Q_c,g(s_n, a_ngk) for sampled actions (N, G, K) -> (N, G), without gradient.
@@ -604,8 +635,7 @@ class Agent(nn.Module):
             target_policy = self.target_actor(s_next, mask_next) if self.discrete else self.target_actor(s_next)
             if self.discrete:  # a'_g ~ pi'_g(.|s'), one sample per gamma head, as in the paper
                 a_next = torch.multinomial(target_policy.reshape(-1, self.actor.A), 1).view(B * L, G)
-                hidden_next = self.target_critic.hidden(s_next)
-                q_next = self.target_critic.chosen_action_per_gamma(hidden_next, a_next, reduce=self.values_of_gamma)  # (C, N, G)
+                q_next = self.q_per_gamma(self.target_critic, s_next, a_next)  # (C, N, G)
             else:
                 mean, std = target_policy
                 a_next = torch.tanh(mean + std * torch.randn_like(mean))  # (N, G, D): one sample per gamma
@@ -622,8 +652,11 @@ class Agent(nn.Module):
 
         # ALGO LOGIC: critic loss on Q(s_t, a_replay) for every critic and gamma
         with record_function("critic_loss"):
-            hidden = self.critic.hidden(s, None if self.discrete else actions)  # (C, N, h)
-            q_out = self.critic.chosen_action(hidden, actions if self.discrete else None)  # (C, N, G, K)
+            if self.action_input:  # the action is an input: one block of outputs
+                hidden, pick = self.critic.hidden(s, self.one_hot(actions)), None
+            else:  # discrete: the action picks its block; continuous: the action is an input
+                hidden, pick = self.critic.hidden(s, None if self.discrete else actions), actions if self.discrete else None
+            q_out = self.critic.chosen_action(hidden, pick)  # (C, N, G, K)
             # the critics as C x B sequences (a view, no copy): the same mean over every critic, step and gamma
             per_critic = q_out.view(C * B, L, G, -1)
             targets = td_target.view(1, B, L, G).expand(C, B, L, G).reshape(C * B, L, G)
@@ -647,11 +680,11 @@ class Agent(nn.Module):
                     entropy = -torch.special.xlogy(probs, probs).sum(-1)  # diagnostics only
                 if cfg.actor == "max_q":  # the gradient flows only through pi: q_all is a constant (critic frozen)
                     with torch.no_grad():
-                        q_all = self.all_action_values(hidden.detach())  # (N, G, A)
+                        q_all = self.all_action_values(hidden.detach(), s.detach())  # (N, G, A)
                     q_policy = (q_all * probs).sum(-1)
                     v = q_policy.detach()  # exact V(s) at no extra cost
                 else:
-                    v = self.state_values(hidden.detach(), probs.detach())
+                    v = self.state_values(hidden.detach(), probs.detach(), s.detach())
             else:
                 mean, std = self.actor(s)
                 log_prob_replay = tanh_gaussian_log_prob(mean, std, actions.unsqueeze(1).expand(-1, G, -1))

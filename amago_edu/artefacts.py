@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -25,7 +24,7 @@ from pathlib import Path
 import torch
 
 from .config import TrainConfig
-from .results import DATA_DIR
+from .results import DATA_DIR, git_commit
 from .utils import atomic_path
 
 CHECKPOINT_DIR = DATA_DIR / "checkpoints"
@@ -39,15 +38,6 @@ def artefact_path(name: str | Path) -> Path:
     return path if path.suffix == ".pt" or path.parent != Path(".") else CHECKPOINT_DIR / f"{name}.pt"
 
 
-def _git_commit() -> str | None:
-    try:
-        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                             cwd=DATA_DIR.parent, timeout=10)
-        return out.stdout.strip() or None
-    except (OSError, subprocess.SubprocessError):
-        return None
-
-
 def export_agent(run_dir: str | Path, name: str | Path, *, parts=PARTS, meta: dict | None = None) -> Path:
     """Write the agent of ``run_dir`` (its latest checkpoint) as an artefact with only ``parts``, in float16."""
     from .train import load_agent
@@ -59,7 +49,7 @@ def export_agent(run_dir: str | Path, name: str | Path, *, parts=PARTS, meta: di
     state = {key: (value.half() if value.is_floating_point() else value)
              for key, value in agent.state_dict().items() if key.split(".")[0] in parts}
     meta = {"run_dir": str(run_dir), "exported": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-            "export_commit": _git_commit(), "torch": torch.__version__, "python": platform.python_version(), **(meta or {})}
+            "export_commit": git_commit(), "torch": torch.__version__, "python": platform.python_version(), **(meta or {})}
     path = artefact_path(name)
     with atomic_path(path) as tmp:
         torch.save({"format": FORMAT, "config": config.to_dict(), "parts": list(parts), "agent": state,

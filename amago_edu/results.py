@@ -15,6 +15,33 @@ from pathlib import Path
 DATA_DIR = Path(__file__).resolve().parents[1] / "data"
 
 
+def git_commit() -> str | None:
+    """The repository's commit (short), with "+changes" when tracked files differ from it; None outside git."""
+    import subprocess
+
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                              cwd=DATA_DIR.parent, timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True,
+                               text=True, cwd=DATA_DIR.parent, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return (head + ("+changes" if dirty else "")) or None
+
+
+def provenance() -> dict:
+    """What made a result: commit, date (UTC), machine, Python and torch versions, torch's thread count."""
+    import platform
+    import time
+
+    import torch
+
+    return {"commit": git_commit(), "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+            "machine": f"{platform.machine()}, {__import__('os').cpu_count()} CPUs"
+                       + (f", {torch.cuda.get_device_name(0)}" if torch.cuda.is_available() else ""),
+            "python": platform.python_version(), "torch": torch.__version__, "torch_threads": torch.get_num_threads()}
+
+
 def load_result(name: str) -> dict:
     """``data/results/<name>`` parsed as JSON; a clear error naming the command that makes it if it is missing."""
     path = DATA_DIR / "results" / name

@@ -41,7 +41,7 @@ import numpy as np
 import torch
 
 from amago_edu.config import TrainConfig
-from amago_edu.results import SCORING, verdict_table
+from amago_edu.results import SCORING, provenance, verdict_table
 from amago_edu.rollout import RandomPolicy
 from amago_edu.train import action_space, evaluate_tasks, load_agent, train
 from amago_edu.utils import resolve_device
@@ -110,10 +110,9 @@ def versions() -> dict:
     import gymnasium
     import minigrid
 
-    return {"python": platform.python_version(), "torch": torch.__version__, "numpy": np.__version__,
+    return {**provenance(), "numpy": np.__version__,
             "gymnasium": gymnasium.__version__, "popgym": importlib.metadata.version("popgym"),
-            "minigrid": minigrid.__version__, "platform": platform.platform(), "torch_threads": torch.get_num_threads(),
-            "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None}
+            "minigrid": minigrid.__version__, "platform": platform.platform(), "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None}
 
 
 def run_set(set_name: str, args) -> dict:

@@ -4,7 +4,8 @@
     python benchmarks/popgym_diagnosis.py --groups mixture --updates 3000 --jobs 2
     python benchmarks/popgym_diagnosis.py --fast --out /tmp/diagnosis          # a smoke test (seconds)
 
-Every run uses the ``popgym_mt`` preset's network, learning rate and replay settings (AMAGO-2 losses) and
+Every run uses the ``popgym_mt`` preset's network, learning rate and replay settings (AMAGO-2 losses, V(s) sampled
+in every run) and
 the same number of gradient updates (``--updates``), one torch thread per run, and is scored per game
 on its **scored attempt** (the last one; with a warm-up attempt, the second) over ``--trials-per-task``
 held-out trials, with the standard error, against a uniform random policy on the same seeds. Groups:
@@ -68,9 +69,12 @@ def runs_of(groups: list[str]) -> list[tuple[str, str, dict]]:
 
 
 def config_of(index: int, overrides: dict, args) -> TrainConfig:
+    # every run samples V(s) (the mixture's 27 actions must): a game alone in its own 2-4 actions would otherwise
+    # take the exact V(s), and the "alone" vs "padded" comparison would change two things at once
     settings = dict(run_dir=str(Path(args.run_root) / f"run{index:02d}"), overwrite=True, seed=args.seed,
                     num_threads=1, total_updates=args.updates, max_minutes=args.max_minutes,
-                    eval_interval=args.updates, checkpoint_interval=args.updates, eval_trials=16)
+                    eval_interval=args.updates, checkpoint_interval=args.updates, eval_trials=16,
+                    state_value="sampled")
     settings.update(overrides)
     if args.fast:
         settings.update(FAST_OVERRIDES)
