@@ -418,9 +418,11 @@ class CriticEnsemble(nn.Module):
         if detach_params:
             params = [p.detach() for p in params]
         w1, b1, w2, b2, w3, b3 = params
-        x = F.leaky_relu(torch.baddbmm(b2, F.leaky_relu(torch.baddbmm(b1, x, w1)), w2))
-        out = torch.baddbmm(b3, x, w3).reshape(-1, N, G, G, self.K)  # (C, N, G_action, G_output, K)
-        return out.diagonal(dim1=2, dim2=3).permute(0, 1, 3, 2)  # (C, N, G, K)
+        x = F.leaky_relu(torch.baddbmm(b2, F.leaky_relu(torch.baddbmm(b1, x, w1)), w2))  # (C, N*G, h)
+        C, h = x.shape[0], x.shape[-1]
+        # row (n, g) needs only gamma g's K outputs: one (h, K) block per gamma, not all G x K columns
+        out = torch.einsum("cngh,chgk->cngk", x.view(C, N, G, h), w3.view(C, h, G, self.K))
+        return out + b3.view(C, 1, G, self.K)  # (C, N, G, K)
 
 
 class Actor(nn.Module):

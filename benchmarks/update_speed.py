@@ -1,7 +1,7 @@
 """Time one full training update at the reference size and count its FLOPs.
 
     python benchmarks/update_speed.py [--repeats 10] [--variants amago2 amago1]
-    python benchmarks/update_speed.py --action-counts 4 27 [--state-values sampled exact]
+    python benchmarks/update_speed.py --action-counts 4 27 [--state-values sampled exact] [--critic-actions blocks input]
 
 Reference size (issue #3): batch 24 sequences x 128 timesteps, d_model 128, 2 layers, 8 heads,
 4 critics, 7 discount factors, 64 bins, Discrete(8) actions. Prints, from one run: median update
@@ -152,14 +152,14 @@ def bench_acting(repeats, envs=8):
         print(f"  context {context:4d}: {seconds * 1e3:6.2f} ms per step (cache holding ~{context} steps)")
 
 
-def popgym_mt_agent(actions: int, state_value: str):
+def popgym_mt_agent(actions: int, state_value: str, critic_action: str = "blocks"):
     """An agent at the ``popgym_mt`` preset's size for Discrete(actions), and a random batch for it."""
     from amago_edu.config import TrainConfig
 
     preset = TrainConfig.preset("popgym_mt")
     fields = {f: getattr(preset, f) for f in AgentConfig.__dataclass_fields__}
     torch.manual_seed(0)
-    config = AgentConfig(**{**fields, "state_value": state_value})
+    config = AgentConfig(**{**fields, "state_value": state_value, "critic_action": critic_action})
     box = lambda n: spaces.Box(-np.inf, np.inf, (n,), np.float32)  # noqa: E731
     space = spaces.Dict({"observation": box(OBS), "prev_action": box(actions), "prev_reward": box(1),
                          "reset": box(1), "progress": box(1)})
@@ -219,19 +219,21 @@ def reference_step(agent: Agent, batch: dict, package):
     return lambda: learning_module.update_step(reference, optimizer, scheduler, batch)
 
 
-def bench_action_counts(action_counts, state_values, repeats, against: str | None = None):
+def bench_action_counts(action_counts, state_values, repeats, against: str | None = None,
+                        critic_actions=("blocks",)):
     runs = []
     package = reference_package(against) if against else None
-    for actions in action_counts:
-        for state_value in state_values:
-            agent, batch = popgym_mt_agent(actions, state_value)
-            optimizer, scheduler = make_optimizer(agent, warmup_updates=1)
-            step = lambda a=agent, o=optimizer, s=scheduler, b=batch: update_step(a, o, s, b)  # noqa: E731
-            if package is not None:  # before today's step changes the weights
-                old = reference_step(agent, batch, package)
-                runs.append({"name": f"A={actions} {state_value} @{against}", "step": old, "flops": count_flops(old),
-                             "times": []})
-            runs.append({"name": f"A={actions} {state_value}", "step": step, "flops": count_flops(step), "times": []})
+    for actions, state_value, critic_action in ((a, v, c) for c in critic_actions for a in action_counts
+                                                for v in state_values):
+        agent, batch = popgym_mt_agent(actions, state_value, critic_action)
+        optimizer, scheduler = make_optimizer(agent, warmup_updates=1)
+        step = lambda a=agent, o=optimizer, s=scheduler, b=batch: update_step(a, o, s, b)  # noqa: E731
+        if package is not None:  # before today's step changes the weights
+            old = reference_step(agent, batch, package)
+            runs.append({"name": f"A={actions} {state_value} @{against}", "step": old, "flops": count_flops(old),
+                         "times": []})
+        runs.append({"name": f"A={actions} {state_value}" + (f" {critic_action}" if len(critic_actions) > 1 else ""),
+                     "step": step, "flops": count_flops(step), "times": []})
     for run in runs:  # warm-up
         run["step"]()
     for _ in range(repeats):  # interleaved: one update of each agent in turn
@@ -267,6 +269,8 @@ def main():
                         help="with --action-counts: the V(s) settings to compare")
     parser.add_argument("--against", default=None, metavar="REF",
                         help="with --action-counts: also time the package as it was at git commit REF")
+    parser.add_argument("--critic-actions", nargs="+", default=["blocks"], choices=["blocks", "input"],
+                        help="with --action-counts: how the discrete critic reads the action (AgentConfig.critic_action)")
     args = parser.parse_args()
     if args.against and not args.action_counts:
         parser.error("--against needs --action-counts (it compares the action-count agents)")
@@ -274,7 +278,7 @@ def main():
         if min(args.action_counts) < 2 or args.repeats < 1:
             parser.error("--action-counts must be >= 2 and --repeats >= 1")
         print(f"torch {torch.__version__}, threads {torch.get_num_threads()}")
-        bench_action_counts(args.action_counts, args.state_values, args.repeats, args.against)
+        bench_action_counts(args.action_counts, args.state_values, args.repeats, args.against, args.critic_actions)
         return
     print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, batch {B} x {T} tokens")
     peak = matmul_peak()
