@@ -42,6 +42,7 @@ from .learning import autocast_context, make_optimizer, update_step
 from .metrics import History, MetricsWriter, read_metrics_rows
 from .replay import TrajectoryStore, batch_to_torch, sample_length_groups
 from .rollout import Collector, evaluate, make_vector_env
+from .results import provenance
 from .utils import atomic_path, resolve_device, seed_everything, seeded_torch
 
 TRAIN_KEYS = ("critic_loss", "actor_loss", "q_mean", "td_target_mean", "advantage_positive", "entropy", "grad_norm", "lr")
@@ -394,6 +395,9 @@ def train(config: TrainConfig, callbacks=()) -> History:
     if lead:
         prepare_run_dir(config)  # from here on the folder is ours to write
         config.save(run_dir / "config.json")
+        # what trained it (a resumed run appends: a run may span commits)
+        with open(run_dir / "provenance.jsonl", "a") as f:
+            f.write(json.dumps({**provenance(), "update": state["update"]}) + "\n")
     distributed.barrier()  # the other processes wait for the folder
     rows = read_metrics_rows(run_dir / "metrics.jsonl") if config.resume and lead else []
     # rows logged after the checkpoint are replayed by the resumed run, so drop them

@@ -1,0 +1,265 @@
+"""The experiment registry: every committed learning result is a named entry, run by one command.
+
+    python -m amago_edu.experiments list
+    python -m amago_edu.experiments run frozen_lake --seed 0 [--threads 1]     # train, score, write the result
+    python -m amago_edu.experiments score frozen_lake --seed 0 --run runs/fl   # score a run the entry's settings made
+    python -m amago_edu.experiments report                                      # RESULTS.md from data/results/
+
+An entry names a preset, its overrides, the seeds a claim rests on and how a trained agent is scored:
+
+- ``"held_out"``: success (or return) by attempt on ``trials`` held-out trials (``train.measure_held_out``), the
+  in-context improvement (last attempt - first) and the training-time evaluation curve;
+- ``"per_task"``: each task of a mixture against a uniform random policy on the same held-out seeds
+  (``train.evaluate_tasks``), which tasks are above random by more than 2 standard errors (``results.above_random``).
+
+``run`` writes ``data/results/<name>/seed<S>.json`` with the config, the scores and where they came from (commit,
+date, machine, torch; ``results.provenance``). ``report`` rewrites RESULTS.md from those files, so a figure in the
+repository is always one that a committed command printed. ``--fast`` runs an entry at a tiny budget into a
+scratch folder (the suite does this for every entry).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import shlex
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .config import TrainConfig
+from .metrics import History
+from .results import DATA_DIR, SCORING, above_random, provenance
+from .utils import atomic_path
+
+RESULTS_DIR = DATA_DIR / "results"
+RESULTS_MD = DATA_DIR.parent / "RESULTS.md"
+#: a tiny budget (seconds on a CPU) that exercises an entry end to end; it learns nothing
+FAST = dict(d_model=32, n_layers=1, n_heads=2, tstep_hidden=32, head_hidden=32, num_critics=2, context_length=16,
+            num_envs=2, collect_steps=8, updates_per_collect=2, learning_starts=1, batch_size=4, total_updates=4,
+            eval_interval=4, eval_trials=2, log_interval=2, checkpoint_interval=4, warmup_updates=2, max_minutes=0.0,
+            length_groups=1, task_per_env=False)
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """One named experiment: what to train, how often, and how to score it."""
+
+    preset: str
+    description: str
+    overrides: dict = field(default_factory=dict)
+    seeds: tuple[int, ...] = (0, 1, 2)
+    scoring: str = "held_out"  # or "per_task"
+    trials: int = 256  # held_out: trials; per_task: trials per task
+    target: str = ""
+    fast_env_kwargs: dict | None = None
+
+    def config(self, seed: int, run_dir: str, threads: int = 0, fast: bool = False) -> TrainConfig:
+        settings = {**self.overrides, "seed": seed, "run_dir": run_dir, "num_threads": threads, "overwrite": True}
+        if fast:
+            settings.update(FAST)
+            if self.fast_env_kwargs is not None:
+                settings["env_kwargs"] = self.fast_env_kwargs
+        return TrainConfig.preset(self.preset, **settings).validate()
+
+
+REGISTRY: dict[str, Experiment] = {
+    "frozen_lake": Experiment(
+        "frozen_lake", "`make run`: AMAGO-2 on meta frozen lake, 4x4 held-out maps, k = 5 attempts",
+        target="last attempt >= 0.75 and >= first + 0.25 on 256 held-out trials, every seed"),
+    "frozen_lake_critic_input": Experiment(
+        "frozen_lake", "`make run` with the critic reading the action as an input (the authors' MultiTaskAgent)",
+        overrides={"critic_action": "input"}, seeds=(0, 1)),
+    "tmaze": Experiment(
+        "tmaze", "T-maze, 30-step corridor: recall the cue at the junction", trials=64,
+        target="after first reaching 0.95, every later evaluation >= 0.95"),
+    "babyai_mt": Experiment(
+        "babyai_mt", "8 BabyAI levels, k = 2 on one layout, 30 minutes", scoring="per_task", trials=32,
+        fast_env_kwargs={"max_steps": 8}, target=">= 5 of 8 levels above random in each attempt"),
+    "popgym_mt_mask": Experiment(
+        "popgym_mt", "8 POPGym games (warm-up attempt), invalid actions masked, 30 minutes", scoring="per_task",
+        overrides={"invalid_actions": "mask"}, trials=32, target=">= 6 of 8 games above random"),
+    "popgym_mt_rule": Experiment(
+        "popgym_mt", "8 POPGym games (warm-up attempt), the paper's replace-and-flag rule, 30 minutes",
+        scoring="per_task", trials=32, target=">= 4 of 8 games above random"),
+}
+
+
+def _get(name: str) -> Experiment:
+    if name not in REGISTRY:
+        raise ValueError(f"unknown experiment {name!r}; the registry has {sorted(REGISTRY)}")
+    return REGISTRY[name]
+
+
+def _curve(history: History) -> list[dict]:
+    keep = ("update", "env_steps", "wall_time", "success", "return", "attempt_success", "attempt_success_se",
+            "attempt_return", "trials")
+    return [{k: row[k] for k in keep if k in row} for row in history.evals]
+
+
+def score(name: str, seed: int, run_dir: str | Path, fast: bool = False) -> dict:
+    """Score the trained run in ``run_dir`` as entry ``name`` says; its config must be the entry's (seed and
+    bookkeeping fields aside), so a result cannot come from other settings than the registry's."""
+    from .rollout import RandomPolicy
+    from .train import action_space, evaluate_tasks, load_agent, measure_held_out
+
+    entry = _get(name)
+    agent, config = load_agent(run_dir)
+    expected = entry.config(seed, str(run_dir), fast=fast).to_dict()
+    bookkeeping = {"run_dir", "num_threads", "overwrite", "resume", "device"}
+    differ = sorted(k for k, v in expected.items() if k not in bookkeeping and config.to_dict().get(k) != v
+                    and not (isinstance(v, tuple) and list(v) == config.to_dict().get(k)))
+    if differ:
+        raise ValueError(f"{run_dir} was not trained with {name!r}'s settings (differs in {differ}); "
+                         f"train it with `python -m amago_edu.experiments run {name} --seed {seed}`")
+    history = History.load(run_dir)
+    trained = Path(run_dir) / "provenance.jsonl"
+    trained_by = [json.loads(line) for line in trained.read_text().splitlines()] if trained.is_file() else []
+    final = history.final_eval or history.evals[-1]
+    trials = 4 if fast else entry.trials
+    record = {"experiment": name, "description": entry.description, "seed": seed, "preset": entry.preset,
+              "overrides": entry.overrides, "scoring": entry.scoring, "updates": final["update"],
+              "env_steps": final["env_steps"], "train_wall_s": round(final["wall_time"], 1),
+              "curve": _curve(history), "config": config.to_dict(), "trained_by": trained_by}
+    if entry.scoring == "held_out":
+        measured = measure_held_out(agent, config, trials)
+        metric = "success" if None not in measured["attempt_success"] else "return"
+        means = measured[f"attempt_{metric}"]
+        record.update(metric=metric, trials=measured["trials"], attempt=means, attempt_se=measured[f"attempt_{metric}_se"],
+                      last_minus_first=means[-1] - means[0])
+    else:
+        eval_seed = 7_000 + 10_000 * seed  # unlike training (0..) and train-time evaluation (5000..)
+        results = {"AMAGO-2": evaluate_tasks(agent, config, trials, eval_seed),
+                   "random": evaluate_tasks(RandomPolicy(action_space(config), seed), config, trials, eval_seed)}
+        metric, attempts = SCORING["babyai-mt" if config.env.startswith("babyai") else "popgym-mt"]
+        attempts = [a % config.episodes_per_trial for a in attempts if -config.episodes_per_trial <= a < config.episodes_per_trial]
+        record.update(metric=metric, trials_per_task=trials, results=results, above_random={
+            str(a + 1): sorted(t for t in results["AMAGO-2"] if above_random(results["AMAGO-2"][t], results["random"][t],
+                                                                             metric, a)) for a in attempts})
+    return record
+
+
+def run(name: str, seed: int, threads: int = 0, fast: bool = False, run_root: str = "runs/registry",
+        out: str | Path | None = None) -> Path:
+    """Train entry ``name`` with ``seed``, score it and write the result (atomically); returns the file's path."""
+    from .train import train
+
+    entry = _get(name)
+    run_dir = Path(run_root) / f"{name}-seed{seed}"
+    start = time.time()
+    train(entry.config(seed, str(run_dir), threads, fast))
+    record = score(name, seed, run_dir, fast)
+    return write(record, seed, out, wall_s=time.time() - start)
+
+
+def write(record: dict, seed: int, out: str | Path | None = None, wall_s: float | None = None) -> Path:
+    record = {**record, "command": shlex.join(["python", "-m", "amago_edu.experiments", *sys.argv[1:]]),
+              "provenance": provenance(), **({"total_wall_s": round(wall_s, 1)} if wall_s is not None else {})}
+    path = Path(out) if out else RESULTS_DIR / record["experiment"] / f"seed{seed}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(record, indent=1) + "\n")
+    return path
+
+
+def load_results(name: str, root: Path = RESULTS_DIR) -> list[dict]:
+    """Every seed's result of entry ``name`` (sorted by seed); [] when none is committed."""
+    return [json.loads(p.read_text()) for p in sorted((root / name).glob("seed*.json"),
+                                                      key=lambda p: int(p.stem[4:]))]
+
+
+def summary_line(records: list[dict]) -> str:
+    """One line per experiment for RESULTS.md's overview."""
+    if not records:
+        return "not run yet"
+    if records[0]["scoring"] == "held_out":
+        attempts = np.array([r["attempt"] for r in records])
+        mean = attempts.mean(0)
+        return (f"{records[0]['metric']} by attempt, mean of {len(records)} seeds: "
+                + " / ".join(f"{m:.2f}" for m in mean) + f"; last - first {mean[-1] - mean[0]:+.2f}")
+    counts = {a: [len(r["above_random"][a]) for r in records] for a in records[0]["above_random"]}
+    tasks = len(records[0]["results"]["AMAGO-2"])
+    return "; ".join(f"attempt {a}: " + ", ".join(map(str, c)) + f" of {tasks} tasks above random (seeds "
+                     + ", ".join(str(r["seed"]) for r in records) + ")" for a, c in counts.items())
+
+
+def report(root: Path = RESULTS_DIR, out: Path = RESULTS_MD) -> str:
+    """RESULTS.md from the registry's result files: an overview, then each seed's figures and provenance."""
+    lines = ["# Results", "",
+             "Generated by `python -m amago_edu.experiments report` from `data/results/<experiment>/seed<S>.json`; "
+             "each file is written by `python -m amago_edu.experiments run <experiment> --seed <S>` and names the "
+             "commit, date and machine that made it. Do not edit by hand.", "",
+             "| experiment | what | target | result |", "|---|---|---|---|"]
+    for name, entry in REGISTRY.items():
+        lines.append(f"| `{name}` | {entry.description} | {entry.target or '-'} | {summary_line(load_results(name, root))} |")
+    for name, entry in REGISTRY.items():
+        records = load_results(name, root)
+        if not records:
+            continue
+        lines += ["", f"## `{name}`", "", entry.description + ".", ""]
+        for r in records:
+            p = r["provenance"]
+            where = f"commit {p['commit']}, {p['date']}, {p['machine']}, torch {p['torch']} ({p['torch_threads']} threads)"
+            if r["scoring"] == "held_out":
+                cells = ", ".join(f"{m:.2f} +- {se:.2f}" for m, se in zip(r["attempt"], r["attempt_se"]))
+                best = max(r["curve"], key=lambda e: e["attempt_success"][-1] if e.get("attempt_success") and
+                           e["attempt_success"][-1] is not None else -math.inf)
+                lines.append(f"- seed {r['seed']}: {r['updates']:,} updates; {r['metric']} by attempt on {r['trials']} "
+                             f"held-out trials {cells}; last - first {r['last_minus_first']:+.2f}; best training-time "
+                             f"evaluation (last attempt) at update {best['update']:,}. {where}.")
+            else:
+                above = "; ".join(f"attempt {a}: {len(t)} ({', '.join(t) or 'none'})" for a, t in r["above_random"].items())
+                lines.append(f"- seed {r['seed']}: {r['updates']:,} updates; above random by > 2 SE: {above}. {where}.")
+    text = "\n".join(lines) + "\n"
+    with atomic_path(out) as tmp:
+        tmp.write_text(text)
+    return text
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m amago_edu.experiments", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("list", help="the registry's entries")
+    for command in ("run", "score"):
+        p = sub.add_parser(command)
+        p.add_argument("name", choices=sorted(REGISTRY))
+        p.add_argument("--seed", type=int, required=True)
+        p.add_argument("--fast", action="store_true", help="a tiny budget into a scratch folder (learns nothing)")
+        p.add_argument("--out", default=None, help="result file (default data/results/<name>/seed<S>.json)")
+        if command == "run":
+            p.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch's default)")
+            p.add_argument("--run-root", default="runs/registry")
+        else:
+            p.add_argument("--run", required=True, help="the run folder to score")
+    sub.add_parser("report", help="rewrite RESULTS.md from data/results/")
+    args = parser.parse_args(argv)
+    if args.command == "list":
+        for name, entry in REGISTRY.items():
+            print(f"{name:<26} preset {entry.preset:<12} seeds {list(entry.seeds)}  {entry.description}")
+        return 0
+    if args.command == "report":
+        report()
+        print(f"wrote {RESULTS_MD}")
+        return 0
+    if args.fast and args.out is None:
+        parser.error("--fast results go to a scratch file: pass --out")
+    try:
+        if args.command == "run":
+            path = run(args.name, args.seed, args.threads, args.fast, args.run_root, args.out)
+        else:
+            path = write(score(args.name, args.seed, args.run, args.fast), args.seed, args.out)
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print(f"wrote {path}")
+    print(summary_line([json.loads(Path(path).read_text())]))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,74 @@
+"""The experiment registry: every entry runs end to end at a FAST budget, writes a result that names where it came
+from, refuses to score a run made with other settings, and RESULTS.md is generated from the result files."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from amago_edu import experiments
+from amago_edu.experiments import REGISTRY, report, run, score, summary_line
+
+
+@pytest.mark.parametrize("name", sorted(REGISTRY))
+def test_every_entry_runs_at_a_fast_budget(name, tmp_path):
+    path = run(name, seed=0, threads=1, fast=True, run_root=str(tmp_path / "runs"), out=tmp_path / "result.json")
+    record = json.loads(path.read_text())
+    assert record["experiment"] == name and record["seed"] == 0 and record["updates"] == 4
+    assert {"commit", "date", "machine", "torch"} <= set(record["provenance"])
+    assert record["command"].startswith("python -m amago_edu.experiments")
+    assert [row["update"] for row in record["trained_by"]] == [0]  # the run's own record of its commit, from update 0
+    if REGISTRY[name].scoring == "held_out":
+        assert len(record["attempt"]) == record["config"]["episodes_per_trial"]
+        assert record["last_minus_first"] == pytest.approx(record["attempt"][-1] - record["attempt"][0])
+    else:
+        assert set(record["results"]) == {"AMAGO-2", "random"}
+        for tasks in record["above_random"].values():
+            assert set(tasks) <= set(record["results"]["AMAGO-2"])
+
+
+def test_score_refuses_a_run_made_with_other_settings(tmp_path):
+    run("tmaze", seed=0, threads=1, fast=True, run_root=str(tmp_path), out=tmp_path / "r.json")
+    with pytest.raises(ValueError, match="was not trained with 'frozen_lake'"):
+        score("frozen_lake", 0, tmp_path / "tmaze-seed0", fast=True)
+    with pytest.raises(ValueError, match="unknown experiment"):
+        score("nope", 0, tmp_path / "tmaze-seed0")
+
+
+def held_out_record(seed, attempt):
+    return {"experiment": "frozen_lake", "seed": seed, "scoring": "held_out", "metric": "success", "trials": 256,
+            "attempt": attempt, "attempt_se": [0.03] * len(attempt), "last_minus_first": attempt[-1] - attempt[0],
+            "updates": 15000, "curve": [{"update": 500, "attempt_success": [0.1] * 5},
+                                        {"update": 1000, "attempt_success": [0.2, 0.5, 0.6, 0.7, 0.8]}],
+            "provenance": {"commit": "abc1234", "date": "2026-12-07 21:00 UTC", "machine": "x86_64, 2 CPUs",
+                           "torch": "2.13.0", "torch_threads": 1}}
+
+
+def test_report_is_made_from_the_result_files(tmp_path):
+    folder = tmp_path / "frozen_lake"
+    folder.mkdir()
+    (folder / "seed0.json").write_text(json.dumps(held_out_record(0, [0.2, 0.6, 0.7, 0.8, 0.8])))
+    (folder / "seed1.json").write_text(json.dumps(held_out_record(1, [0.4, 0.6, 0.7, 0.8, 0.6])))
+    text = report(tmp_path, tmp_path / "RESULTS.md")
+    assert (tmp_path / "RESULTS.md").read_text() == text
+    # the mean of the two seeds by attempt, by hand: 0.3 / 0.6 / 0.7 / 0.8 / 0.7, last - first +0.4
+    assert "mean of 2 seeds: 0.30 / 0.60 / 0.70 / 0.80 / 0.70; last - first +0.40" in text
+    assert "best training-time evaluation (last attempt) at update 1,000" in text
+    assert "commit abc1234" in text
+    assert "| `tmaze` |" in text and "not run yet" in text  # entries without results are listed as such
+
+
+def test_summary_of_per_task_results_counts_tasks_above_random():
+    records = [{"scoring": "per_task", "seed": s, "above_random": {"1": above, "2": above[:1]},
+                "results": {"AMAGO-2": {"a": {}, "b": {}, "c": {}}}} for s, above in ((0, ["a", "b"]), (1, ["c"]))]
+    assert summary_line(records) == ("attempt 1: 2, 1 of 3 tasks above random (seeds 0, 1); "
+                                     "attempt 2: 1, 1 of 3 tasks above random (seeds 0, 1)")
+
+
+def test_command_line_errors_are_clear(capsys):
+    with pytest.raises(SystemExit):
+        experiments.main(["run", "frozen_lake", "--seed", "0", "--fast"])
+    assert "--fast results go to a scratch file" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        experiments.main(["run", "not_an_entry", "--seed", "0"])
