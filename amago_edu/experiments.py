@@ -78,13 +78,13 @@ REGISTRY: dict[str, Experiment] = {
         "tmaze", "T-maze, 30-step corridor: recall the cue at the junction", trials=64,
         target="after first reaching 0.95, every later evaluation >= 0.95"),
     "babyai_mt": Experiment(
-        "babyai_mt", "8 BabyAI levels, k = 2 on one layout, 30 minutes", scoring="per_task", trials=32,
+        "babyai_mt", "8 BabyAI levels, k = 2 on one layout, 8,000 updates", scoring="per_task", trials=32,
         fast_env_kwargs={"max_steps": 8}, target=">= 5 of 8 levels above random in each attempt"),
     "popgym_mt_mask": Experiment(
-        "popgym_mt", "8 POPGym games (warm-up attempt), invalid actions masked, 30 minutes", scoring="per_task",
+        "popgym_mt", "8 POPGym games (warm-up attempt), invalid actions masked, 10,000 updates", scoring="per_task",
         overrides={"invalid_actions": "mask"}, trials=32, target=">= 6 of 8 games above random"),
     "popgym_mt_rule": Experiment(
-        "popgym_mt", "8 POPGym games (warm-up attempt), the paper's replace-and-flag rule, 30 minutes",
+        "popgym_mt", "8 POPGym games (warm-up attempt), the paper's replace-and-flag rule, 10,000 updates",
         scoring="per_task", trials=32, target=">= 4 of 8 games above random"),
 }
 
