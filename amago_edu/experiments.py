@@ -3,7 +3,7 @@
     python -m amago_edu.experiments list
     python -m amago_edu.experiments run frozen_lake --seed 0 [--threads 1]     # train, score, write the result
     python -m amago_edu.experiments score frozen_lake --seed 0 --run runs/fl   # score a run the entry's settings made
-    python -m amago_edu.experiments report                                      # RESULTS.md from data/results/
+    python -m amago_edu.experiments report                  # RESULTS.md and README's CPU/GPU table from data/results/
 
 An entry names a preset, its overrides, the seeds a claim rests on and how a trained agent is scored:
 
@@ -89,6 +89,44 @@ REGISTRY: dict[str, Experiment] = {
 }
 
 
+#: the README's "laptop CPU or GPU" table: per benchmark, the registry entries that run it on a CPU and the paper
+#: preset for a GPU (App. A, Tables 1-2), with the paper's headline result (Sec. 4)
+BENCHMARK_ROWS = (
+    ("Meta frozen lake (k = 5)", ("frozen_lake",), "-", "- (the authors' example task)"),
+    ("T-maze memory", ("tmaze",), "-", "- (the authors' example task)"),
+    ("POPGym, 8 games", ("popgym_mt_mask", "popgym_mt_rule"), "paper_popgym", "27 games: 85% normalised return (Fig. 5)"),
+    ("BabyAI, 8 levels", ("babyai_mt",), "paper_babyai", "50 levels: two-episode return 1.61 (Fig. 10)"),
+    ("Meta-World", (), "paper_metaworld_ml45", "ML45: 88.8% success (Fig. 4)"),
+    ("Multi-game Atari", (), "paper_atari", "10 games (Fig. 9)"),
+    ("Multi-game Procgen", (), "paper_procgen_easy", "easy, 275M steps (Figs. 6-7)"),
+)
+README_MARKERS = ("<!-- registry:cpu-gpu:start -->", "<!-- registry:cpu-gpu:end -->")
+
+
+def cpu_gpu_table(root: Path = RESULTS_DIR) -> str:
+    """Markdown: what a laptop CPU reproduces (the registry's committed results) and what needs a GPU."""
+    lines = ["| benchmark | on a laptop CPU (committed runs, `RESULTS.md`) | on a GPU: preset | the paper |",
+             "|---|---|---|---|"]
+    for benchmark, names, preset, paper in BENCHMARK_ROWS:
+        cells = [f"`{n}`: {summary_line(load_results(n, root))}" for n in names] or [
+            "a small run exists (`benchmarks/multitask.py`; docs/benchmarks.md), no CPU result is claimed"]
+        lines.append(f"| {benchmark} | {'<br>'.join(cells)} | {'`' + preset + '`' if preset != '-' else '-'} | {paper} |")
+    return "\n".join(lines)
+
+
+def update_readme(readme: Path, root: Path = RESULTS_DIR) -> bool:
+    """Replace the text between README_MARKERS with :func:`cpu_gpu_table`; False when the markers are missing."""
+    text = readme.read_text()
+    start, end = README_MARKERS
+    if start not in text or end not in text:
+        return False
+    head, rest = text.split(start, 1)
+    _, tail = rest.split(end, 1)
+    with atomic_path(readme) as tmp:
+        tmp.write_text(f"{head}{start}\n{cpu_gpu_table(root)}\n{end}{tail}")
+    return True
+
+
 def _get(name: str) -> Experiment:
     if name not in REGISTRY:
         raise ValueError(f"unknown experiment {name!r}; the registry has {sorted(REGISTRY)}")
@@ -96,7 +134,7 @@ def _get(name: str) -> Experiment:
 
 
 def _curve(history: History) -> list[dict]:
-    keep = ("update", "env_steps", "wall_time", "success", "return", "attempt_success", "attempt_success_se",
+    keep = ("kind", "update", "env_steps", "wall_time", "success", "return", "attempt_success", "attempt_success_se",
             "attempt_return", "trials")
     return [{k: row[k] for k in keep if k in row} for row in history.evals]
 
@@ -244,7 +282,8 @@ def main(argv=None) -> int:
         return 0
     if args.command == "report":
         report()
-        print(f"wrote {RESULTS_MD}")
+        readme = RESULTS_MD.with_name("README.md")
+        print(f"wrote {RESULTS_MD}" + (f" and the CPU/GPU table of {readme}" if update_readme(readme) else ""))
         return 0
     if args.fast and args.out is None:
         parser.error("--fast results go to a scratch file: pass --out")

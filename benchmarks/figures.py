@@ -1,9 +1,9 @@
 """Render the README's result pictures (PNG) from real run folders, with Debian's Chromium.
 
-    python benchmarks/figures.py            # after benchmarks/learn.py (and scale_ablation.py)
-    python benchmarks/figures.py --frozen-lake-run runs/main-<stamp>   # the picture from a `make run` folder
+    python benchmarks/figures.py
 
-Reads ``runs/learn/*`` and ``data/results/scale_ablation.csv``, builds the figures with
+Reads committed results only (``data/results/frozen_lake/`` of the experiment registry,
+``data/results/in_context_frozen_lake.json``, ``data/results/scale_ablation.csv``), builds the figures with
 ``amago_edu.plotting``, and screenshots them headless (playwright + chromium, as in the browser test)
 into ``data/figures/``.
 """
@@ -18,7 +18,6 @@ from pathlib import Path
 
 import plotly.graph_objects as go
 
-from amago_edu.metrics import read_metrics
 from amago_edu.plotting import learning_curve, variant_bars, variant_curves
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -43,22 +42,42 @@ def save_png(fig: go.Figure, path: Path, width: int = 900, height: int = 380) ->
     print(f"wrote {path.relative_to(ROOT)}")
 
 
-def frozen_lake(run: Path) -> None:
-    evals = [r for r in read_metrics(run) if r["kind"] == "eval"]
+def pooled(records: list[dict]) -> tuple[list[float], list[float]]:
+    """Mean by attempt over seeds, and the standard error of that mean from each seed's trials."""
+    means = [sum(col) / len(col) for col in zip(*(r["attempt"] for r in records))]
+    ses = [sum(se ** 2 for se in col) ** 0.5 / len(col) for col in zip(*(r["attempt_se"] for r in records))]
+    return means, ses
+
+
+def frozen_lake() -> None:
+    """The README's hero figure from committed results only: success by attempt of the registry's `make run` agents
+    (every seed), the short-context and untrained agents (benchmarks/context_length.py), and the authors' code as
+    run on a CPU (their AMAGO-1 ``Agent``; data/reference/authors_cpu_runs.json)."""
+    from amago_edu.experiments import load_results
+
+    records = load_results("frozen_lake")
+    if not records:
+        print("no data/results/frozen_lake/seed*.json yet: run `python -m amago_edu.experiments run frozen_lake --seed 0`")
+        return
+    context = json.loads((ROOT / "data" / "results" / "in_context_frozen_lake.json").read_text())["rows"]
     authors = json.loads((ROOT / "data" / "reference" / "authors_cpu_runs.json").read_text())["toy/meta_frozen_lake"]
-    best = max(evals, key=lambda r: r["attempt_success"][-1])
+    means, ses = pooled(records)
+    k = len(means)
+    x = list(range(1, k + 1))
     fig = go.Figure()
-    k = len(authors["success_by_attempt"])
-    fig.add_scatter(x=list(range(1, k + 1)), y=authors["success_by_attempt"], name="authors' code, 14 min (reference)",
-                    mode="lines+markers", line=dict(dash="dash", color="gray"))
-    for row, name in ((best, f"amago_edu, best eval ({best['wall_time'] / 60:.1f} min)"),
-                      (evals[-1], f"amago_edu, last eval ({evals[-1]['wall_time'] / 60:.1f} min)")):
-        fig.add_scatter(x=list(range(1, k + 1)), y=row["attempt_success"], name=name, mode="lines+markers")
-    fig.update_layout(title="Meta frozen lake (4x4, 5 attempts): success by attempt within a trial",
+    fig.add_scatter(x=x, y=means, error_y=dict(array=ses), mode="lines+markers",
+                    name=f"whole trial in context (mean of {len(records)} seeds, {records[0]['updates']:,} updates)")
+    for row in context[1:]:  # short context, untrained
+        fig.add_scatter(x=x, y=row["attempt_success"], error_y=dict(array=row["attempt_success_se"]),
+                        mode="lines+markers", name=row["agent"])
+    fig.add_scatter(x=x, y=authors["success_by_attempt"], mode="lines+markers", line=dict(dash="dash", color="gray"),
+                    name="authors' code, their AMAGO-1 Agent, on a CPU (reference)")
+    fig.update_layout(title="Meta frozen lake (held-out 4x4 maps, 5 attempts): success by attempt within a trial",
                       xaxis_title="attempt within the trial", yaxis_title="success rate", yaxis_range=[0, 1],
-                      template="plotly_white")
-    save_png(fig, OUT / "frozen_lake_attempts.png")
-    save_png(learning_curve(evals, metric="success", title="Meta frozen lake: last-attempt success while training"),
+                      template="plotly_white", legend=dict(orientation="h", y=-0.25))
+    save_png(fig, OUT / "frozen_lake_attempts.png", height=460)
+    save_png(learning_curve(records[0]["curve"], metric="success",
+                            title=f"Meta frozen lake: last-attempt success while training (seed {records[0]['seed']})"),
              OUT / "frozen_lake_curve.png")
 
 
@@ -76,14 +95,9 @@ def main(argv=None) -> None:
     import argparse
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--frozen-lake-run", default=None,
-                        help="the run folder of the frozen-lake picture (default: runs/learn/frozen_lake-seed*; "
-                             "e.g. make run's runs/main-<stamp>)")
-    args = parser.parse_args(argv)
+    parser.parse_args(argv)
     OUT.mkdir(parents=True, exist_ok=True)
-    runs = [Path(args.frozen_lake_run)] if args.frozen_lake_run else sorted((ROOT / "runs" / "learn").glob("frozen_lake-seed*"))
-    if runs:
-        frozen_lake(runs[0])
+    frozen_lake()
     ablation = ROOT / "data" / "results" / "scale_ablation.csv"
     if ablation.exists():
         scale_ablation(ablation)

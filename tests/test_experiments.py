@@ -72,3 +72,20 @@ def test_command_line_errors_are_clear(capsys):
     assert "--fast results go to a scratch file" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         experiments.main(["run", "not_an_entry", "--seed", "0"])
+
+
+def test_readme_table_is_generated_between_its_markers(tmp_path):
+    from amago_edu.experiments import README_MARKERS, update_readme
+
+    folder = tmp_path / "frozen_lake"
+    folder.mkdir()
+    (folder / "seed0.json").write_text(json.dumps(held_out_record(0, [0.2, 0.6, 0.7, 0.8, 0.8])))
+    readme = tmp_path / "README.md"
+    readme.write_text(f"intro\n{README_MARKERS[0]}\nold table\n{README_MARKERS[1]}\nafter\n")
+    assert update_readme(readme, tmp_path)
+    text = readme.read_text()
+    assert text.startswith("intro\n") and text.endswith("after\n") and "old table" not in text
+    assert "`frozen_lake`: success by attempt, mean of 1 seeds: 0.20 / 0.60 / 0.70 / 0.80 / 0.80" in text
+    assert "`paper_babyai`" in text and "`babyai_mt`: not run yet" in text
+    readme.write_text("no markers")
+    assert not update_readme(readme, tmp_path)
