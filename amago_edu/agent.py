@@ -261,8 +261,10 @@ class TimestepEncoder(nn.Module):
             out["image"] = self.image(grid / 10.0).reshape(B, T, -1)
         if self.mission is not None:
             tokens = obs["mission"].long().reshape(B * T, -1)  # (BT, W) word ids
-            _, last = self.mission["gru"](self.mission["embed"](tokens))  # (1, BT, hidden)
-            out["mission"] = self.mission["out"](last[0]).reshape(B, T, -1)
+            # a mission is fixed for a whole trial: embed each distinct one once (a batch holds a few dozen, not B*T)
+            missions, which = torch.unique(tokens, dim=0, return_inverse=True)
+            _, last = self.mission["gru"](self.mission["embed"](missions))  # (1, distinct, hidden)
+            out["mission"] = self.mission["out"](last[0])[which].reshape(B, T, -1)
         if self.pixels is not None:
             frames = obs[PIXEL_KEY]  # (B, T, C, H, W) uint8: shifted (if at all) as uint8, scaled inside the CNN
             if augment:
