@@ -256,12 +256,13 @@ PRESETS: dict[str, dict] = {
     "frozen_lake": dict(**_SMALL, env="toy/meta_frozen_lake", episodes_per_trial=5, env_kwargs={"size": 4},
                         context_length=81, num_envs=16, total_updates=15000, max_minutes=45.0,
                         epsilon_anneal_steps=12500, epsilon_end=0.1, eval_interval=500, lr=1e-4, length_groups=8),
-    # T-maze: a 30-step memory (gamma 0.9999 so the final reward reaches the first step); argmax at
-    # evaluation as the authors do; little exploration, the policy's own sampling does the rest
+    # T-maze: a 30-step memory (gamma 0.9999 so the final reward reaches the first step); argmax at evaluation, and
+    # the authors' T-maze exploration (their examples/04_tmaze.py): 1.0 -> 0.01 over 100k steps per env, 0.5 / H
+    # inside the corridor, so wrong turns keep reaching replay at the junction and the learned turn keeps a gradient
     "tmaze": dict(**{**_SMALL, "gammas": (0.9, 0.99, 0.9999)}, env="toy/tmaze", episodes_per_trial=1,
-                  env_kwargs={"corridor_length": 30}, context_length=32, total_updates=10000, max_minutes=2.5,
-                  reward_multiplier=100.0, eval_sample=False, epsilon_start=0.1, epsilon_end=0.01,
-                  epsilon_anneal_steps=1250),
+                  env_kwargs={"corridor_length": 30}, context_length=32, total_updates=10000, max_minutes=45.0,
+                  reward_multiplier=100.0, eval_sample=False, epsilon_start=1.0, epsilon_end=0.01,
+                  epsilon_anneal_steps=100_000, corridor_exploration=31),
     "popgym": dict(**_SMALL, env="popgym/RepeatPreviousEasy", episodes_per_trial=1, context_length=65,
                    total_updates=10000, max_minutes=2.5, reward_multiplier=100.0, lr=1e-3),
     # 8 POPGym Easy games, one-shot with a warm-up attempt (App. B, POPGym). Most trials are 102 steps (the

@@ -175,7 +175,11 @@ def score(name: str, seed: int, run_dir: str | Path, fast: bool = False) -> dict
                    "random": evaluate_tasks(RandomPolicy(action_space(config), seed), config, trials, eval_seed)}
         metric, attempts = SCORING["babyai-mt" if config.env.startswith("babyai") else "popgym-mt"]
         attempts = [a % config.episodes_per_trial for a in attempts if -config.episodes_per_trial <= a < config.episodes_per_trial]
-        record.update(metric=metric, trials_per_task=trials, results=results, above_random={
+        keep = ("trials", "normalized_return", "attempt_return", "attempt_success")
+        curves = [{"update": row["update"], "env_steps": row["env_steps"],
+                   "tasks": {task: {k: t[k] for k in keep if k in t} for task, t in row.get("tasks", {}).items()}}
+                  for row in history.evals]
+        record.update(set=config.env, metric=metric, trials_per_task=trials, results=results, curves=curves, above_random={
             str(a + 1): sorted(t for t in results["AMAGO-2"] if above_random(results["AMAGO-2"][t], results["random"][t],
                                                                              metric, a)) for a in attempts})
     return record
