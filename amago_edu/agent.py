@@ -288,7 +288,7 @@ class TimestepEncoder(nn.Module):
 # ----------------------------------------------------------------------------------------------
 class _PermuteRows(torch.autograd.Function):
     """x[:, perm] for a permutation ``perm`` of dim 1, whose backward is the gather grad[:, inverse]. Plain
-    indexing would scatter-add the gradient back (index_put with accumulate), which was a tenth of the update."""
+    indexing would scatter-add the gradient back (index_put with accumulate), a costly scatter on a CPU."""
 
     @staticmethod
     def forward(ctx, x, perm, inverse):

@@ -70,7 +70,7 @@ class TrainConfig(AgentConfig):
     length_groups: int = 1
     """1: every update draws its own batch. G > 1: G updates share one draw of G x batch_size windows, sorted by
     length and cut into G batches of about equal token count, so little of each batch is padding (worth it
-    where trial lengths vary: frozen lake, G = 8, x0.59 the time per update, ``benchmarks/length_groups.py``;
+    where trial lengths vary, e.g. frozen lake; ``benchmarks/length_groups.py`` times it on a run's own replay;
     see ``replay.sample_length_groups``). Trials collected meanwhile wait for the next draw: G = updates_per_collect
     draws once per collection round."""
     lr: float = 3e-4
@@ -282,8 +282,8 @@ PRESETS: dict[str, dict] = {
     # scaled x0.1, x1 and x100 (the 1000x spread of the authors' rescaled Procgen). HigherLower (13 cards) is told
     # apart from the others by its observations; RepeatFirst and RepeatPrevious show the same 4 suits and are told
     # apart by the rewards the agent sees (prev_reward: +-0.02 per step at x1, +-2 at x100). The smallest task's
-    # per-step rewards must stay near a two-hot bin (x0.1 x 100 / 51 steps = 0.2, half a bin; x0.01 is 1/20 of a
-    # bin and no variant learns it). At most 4 actions, so the paper's replace rule pads HigherLower's 2 to 4 only.
+    # per-step rewards must stay near a two-hot bin (x0.1 x 100 / 51 steps = 0.2, half a bin; x0.01 would be 1/20 of
+    # a bin, below what the critic resolves). At most 4 actions, so the paper's replace rule pads HigherLower's 2 to 4.
     "scale_ablation": dict(**_SMALL, env="popgym/HigherLowerEasy,popgym/RepeatFirstEasy,popgym/RepeatPreviousEasy",
                            reward_scales=(0.1, 1.0, 100.0), episodes_per_trial=1, context_length=65,
                            reward_multiplier=100.0, total_updates=4000, max_minutes=20.0, eval_interval=250,
