@@ -23,6 +23,10 @@ V(s) = sum_a pi(a|s) Q(s, a), which scores every action; "auto" uses the exact s
 ``EXACT_VALUE_MAX_ACTIONS`` actions (cheap, and free of sampling noise) and samples above it.
 
 Where we differ from the authors' code, and why:
+- The sampled V(s) of the advantage draws its K actions from the policy without the replay action (see
+  ``state_values``): the sign of the advantage then compares the replay action with the others, and a confident
+  policy's own choice is judged by the critic instead of tying with itself (the authors' critic reads a softened
+  one-hot replay action, which breaks such ties at random).
 - Discrete critic: one output block per action (the action picks a block instead of being an input),
   and rows are grouped by action so Q(s, a) for one action per row costs one action's outputs.
 - The discount factor picks an output block of the critic (multi-head) instead of being an input.
@@ -105,9 +109,8 @@ class AgentConfig:
     """Total loss = actor loss + critic_loss_weight * critic loss."""
     filter_threshold: float = -1e-4
     """Filtered BC imitates replay actions with advantage > this. Slightly negative, as in the paper's runs
-    (``binary_filter`` in the authors' ``amago/agent.py`` with threshold -1e-4): when every action drawn for a
-    sampled V(s) is the replay action, Q(s, a) and V(s) come from the same outputs and A is exactly 0; a strict
-    ``A > 0`` would drop the policy's own (confident) choices from the actor loss."""
+    (``binary_filter`` in the authors' ``amago/agent.py`` with threshold -1e-4), so an exact tie (A = 0: a state
+    with one valid action, or actions the critic cannot yet tell apart) is imitated rather than dropped."""
     critic_action: str = "blocks"
     """Discrete critic's action: "blocks" (one output block per action; the action picks the block, so rows only
     train their own action's outputs) or "input" (a one-hot action enters the first layer beside the state, as in the
@@ -567,10 +570,17 @@ class Agent(nn.Module):
         return torch.stack([self.values(self.critic.chosen_action(self.critic.hidden(state, a.expand(len(state), -1))))
                             .mean(0) for a in every], dim=-1)
 
-    def state_values(self, hidden: torch.Tensor | None, probs: torch.Tensor, state: torch.Tensor | None = None
-                     ) -> torch.Tensor:
+    def state_values(self, hidden: torch.Tensor | None, probs: torch.Tensor, state: torch.Tensor | None = None,
+                     replay: torch.Tensor | None = None) -> torch.Tensor:
         """Discrete V(s): critic hidden (C, N, h) (output blocks) or the state (N, d) (action input), policy probs
         (N, G, A) -> (N, G), without gradient.
+
+        With the replay actions ``replay`` (N,), the sampled estimate draws from the policy *without* the replay
+        action (renormalised; rows with no other valid action keep it). The exact advantage is
+        A = Q(a) - sum_b pi(b) Q(b) = (1 - pi(a)) (Q(a) - E_{b ~ pi, b != a} Q(b)): its sign is the sign of Q(a)
+        against the other actions' mean, which these draws estimate. Draws of a itself only add exact zeros:
+        a confident policy (pi(a) near 0.99) draws its own action K times nearly always, and the filter would then
+        keep (threshold < 0) or drop (threshold 0) its choice whatever the critic says of it.
 
         Exact: sum_a pi(a|s) Q(s, a) (scores all A actions). Sampled: mean over K = num_policy_samples
         actions a_k ~ pi_g(.|s) of Q(s, a_k), averaged over the critics (the authors' estimate; at most K x G
@@ -581,6 +591,10 @@ class Agent(nn.Module):
                 return (self.all_action_values(hidden, state) * probs).sum(-1)
             N, G, A = probs.shape
             K = self.config.num_policy_samples
+            if replay is not None:
+                others = probs.scatter(-1, replay.view(N, 1, 1).expand(N, G, 1), 0.0)
+                alone = others.sum(-1, keepdim=True) <= 0  # no other action has probability: keep a (A = 0)
+                probs = torch.where(alone, probs, others)
             samples = torch.multinomial(probs.reshape(N * G, A), K, replacement=True).view(N, G, K)
             if self.action_input:  # one critic pass per draw, each gamma with its own action
                 return torch.stack([self.q_per_gamma(self.critic, state, samples[..., k]).mean(0)
@@ -688,7 +702,7 @@ class Agent(nn.Module):
                     q_policy = (q_all * probs).sum(-1)
                     v = q_policy.detach()  # exact V(s) at no extra cost
                 else:
-                    v = self.state_values(hidden.detach(), probs.detach(), s.detach())
+                    v = self.state_values(hidden.detach(), probs.detach(), s.detach(), replay=actions)
             else:
                 mean, std = self.actor(s)
                 log_prob_replay = tanh_gaussian_log_prob(mean, std, actions.unsqueeze(1).expand(-1, G, -1))

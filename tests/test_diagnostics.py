@@ -26,8 +26,8 @@ def box(n: int) -> spaces.Box:
     return spaces.Box(-np.inf, np.inf, (n,), np.float32)
 
 
-def hand_built_agent(**overrides) -> Agent:
-    """mse critic with Q(s, a) = Q[a] everywhere (every critic, every gamma); a policy that is POLICY everywhere."""
+def hand_built_agent(policy: torch.Tensor = POLICY, q: torch.Tensor = Q, **overrides) -> Agent:
+    """mse critic with Q(s, a) = q[a] everywhere (every critic, every gamma); a policy that is ``policy`` everywhere."""
     settings = dict(d_model=16, n_layers=1, n_heads=2, context_length=16, tstep_hidden=16, head_hidden=16,
                     num_critics=2, gammas=(0.9, 0.99), critic="mse", actor="filtered_bc")
     settings.update(overrides)
@@ -36,10 +36,10 @@ def hand_built_agent(**overrides) -> Agent:
     agent = Agent(space, spaces.Discrete(A), AgentConfig(**settings))
     with torch.no_grad():
         agent.critic.out.weight.zero_()
-        agent.critic.out.bias.copy_(Q.repeat_interleave(G))  # columns laid out (action, gamma)
+        agent.critic.out.bias.copy_(q.repeat_interleave(G))  # columns laid out (action, gamma)
         last = agent.actor.net[-1]
         last.weight.zero_()
-        last.bias.copy_(POLICY.log().repeat(G))  # columns laid out (gamma, action)
+        last.bias.copy_(policy.log().repeat(G))  # columns laid out (gamma, action)
     return agent
 
 
@@ -73,24 +73,46 @@ def test_all_samples_equal_to_the_replay_action_pass_the_filter():
 
 def test_sampled_and_exact_filter_keep_the_same_share():
     """Replay actions drawn from the policy. Exact V(s) = 0.8: A(2) = +0.2 is kept, A(other) = -0.8 is not, so the
-    exact share is the share of 2s. Sampled: a 2 has A >= 0 (0 when all K = 3 draws are 2: 0.8^3 = 51%), kept; any
-    other action has A <= 0, 0 only when no draw is 2 (0.2^3 = 0.8%): share = P(2) + 0.008 P(not 2)."""
+    exact share is the share of 2s. Sampled V(s) draws from the policy without the replay action: for a 2 every draw
+    has Q = 0, A = +1, kept; for another action A < 0 unless no draw is a 2, (0.15 / 0.95)^3 = 0.4% of the time."""
     g = torch.Generator().manual_seed(1)
     replay = torch.multinomial(POLICY, 64 * 8, replacement=True, generator=g).view(64, 8)
     batch = batch_of(replay)
-    agent = hand_built_agent()
-    shares = filter_shares(agent, batch, draws=8)
+    shares = filter_shares(hand_built_agent(), batch, draws=8)
     twos = float((replay == 2).float().mean())
     assert shares["exact"] == pytest.approx(twos, abs=1e-6)
     assert shares["n"] == 64 * 8 * G
-    expected = twos + 0.2 ** 3 * (1 - twos)
+    expected = twos + (0.15 / 0.95) ** 3 * (1 - twos)
     binomial_se = math.sqrt(expected * (1 - expected) / shares["n"])
     assert abs(shares["sampled"] - expected) < 4 * binomial_se
     assert abs(shares["sampled"] - shares["exact"]) < 4 * binomial_se  # they agree within sampling error
-    # with the strict filter the policy's own choices are dropped whenever the draws tie: 0.8 x (1 - 0.512)
+    # no tie decides it: a strict filter (threshold 0) keeps the same 2s
     strict = filter_shares(hand_built_agent(filter_threshold=0.0), batch, draws=8)
     assert strict["exact"] == pytest.approx(twos, abs=1e-6)
-    assert abs(strict["sampled"] - twos * (1 - 0.8 ** 3)) < 4 * binomial_se
+    assert abs(strict["sampled"] - twos) < 4 * binomial_se
+
+
+def test_a_confident_policys_own_choice_is_judged_by_the_critic():
+    """The policy puts 0.99 on action 2, which the critic rates 1 while the rare action 1 is worth 5: the exact
+    advantage of the replayed 2 is 1 - (0.99 + 5 x 0.001) / 0.994 < 0, so the exact filter drops it. Drawing V(s)'s
+    three actions from the whole policy, they are all 2 (a tie, kept) unless one is the 0.1%-likely action 1: the
+    choice would be kept 99.7% of the time whatever the critic says. Drawn without the replay action (uniform over
+    the other four), it is kept only when no draw is action 1: 0.75^3 = 42%."""
+    confident = torch.tensor([0.001, 0.001, 0.996, 0.001, 0.001])  # clamped to 0.99 and renormalised by the actor
+    agent = hand_built_agent(policy=confident, q=torch.tensor([0.0, 5.0, 1.0, 0.0, 0.0]))
+    batch = batch_of(torch.full((64, 8), 2))
+    shares = filter_shares(agent, batch, draws=8)
+    assert shares["exact"] == 0.0
+    se = math.sqrt(0.42 * 0.58 / shares["n"])
+    assert abs(shares["sampled"] - 0.75 ** 3) < 4 * se
+    # the draws from the whole policy, for comparison: nearly always three 2s, a tie, kept
+    hidden = agent.critic.hidden(torch.randn(256, 16))
+    probs = agent.actor(torch.randn(256, 16))  # (N, G, A): the same policy in every state
+    torch.manual_seed(0)
+    with_replay = agent.sampled_state_values(hidden, torch.multinomial(probs.reshape(-1, A), 3, replacement=True)
+                                             .view(256, G, 3))
+    q_replay = agent.values(agent.critic.chosen_action(hidden, torch.full((256,), 2))).mean(0)
+    assert binary_filter(q_replay - with_replay, agent.config.filter_threshold).float().mean() > 0.98
 
 
 def test_filter_shares_leave_the_agent_as_they_found_it():
