@@ -625,115 +625,156 @@ class Agent(nn.Module):
         """obs (B, T, ...), time (B, T) -> Transformer states (B, T, d_model); ``augment``: random-shift pixels."""
         return self.transformer(self.encoder(obs, augment=augment), time)
 
-    # -- the loss ------------------------------------------------------------------------------
+    # -- the loss, in named steps --------------------------------------------------------------------
     def loss(self, batch: dict) -> dict[str, torch.Tensor]:
-        """One AMAGO(-2) loss on a batch of windows (see amago_edu.replay.sample_batch).
+        """One AMAGO-2 update's loss on a batch of windows (see amago_edu.replay.sample_batch):
+        ``actor loss + critic_loss_weight * critic loss``, every step a method below, in this order.
 
         batch: obs {key: (B, L+1, ...)}, time (B, L+1), actions (B, L) long or (B, L, D),
         rewards (B, L), terminals (B, L), mask (B, L) (transition t exists).
         Returns {"loss": scalar to minimise, plus detached diagnostics}.
         """
-        cfg, C, G = self.config, self.config.num_critics, len(self.config.gammas)
+        step = self.unpack(batch)  # s_t (gradient), s_t+1 (detached), actions, rewards, masks; N = B x L rows
+        y = self.td_target(step)  # (N, G): R r + gamma (1 - d) Q_target(s', a' ~ pi_target)
+        q_out, hidden = self.replay_q_outputs(step)  # critic outputs of Q(s_t, a_t): (C, N, G, K)
+        critic_loss = self.critic_loss(q_out, y, step)  # two-hot cross-entropy (Eq. 3), or (PopArt-)MSE
+        policy = self.policy_of(step)  # log pi(a_t | s_t) and what the actor loss and V(s) need
+        v = self.state_value(step, hidden, policy)  # (N, G): V(s_t), no gradient
+        q_replay = self.values(q_out.detach()).mean(0)  # (N, G): Q(s_t, a_t), mean of the critics
+        advantage = q_replay - v  # (N, G): A = Q(s_t, a_t) - V(s_t)
+        actor_loss = self.actor_loss(step, policy, advantage, hidden)  # filtered BC (Eq. 4), or max-Q (Eq. 2)
+        return self.diagnostics(step, actor_loss + self.config.critic_loss_weight * critic_loss, critic_loss,
+                                actor_loss, y, q_replay, advantage, policy)
+
+    def unpack(self, batch: dict) -> dict:
+        """The Transformer over the windows, and the batch flattened to N = B x L rows."""
         with record_function("sequence_model"):  # named scopes: benchmarks/update_speed.py splits the cost
             # DrQ-v2 shifts in training forward passes only (the authors' CNNTstepEncoder); s_{t+1} comes from the same pass
-            augment = cfg.random_shift and self.training
+            augment = self.config.random_shift and self.training
             states = self.sequence(batch["obs"], batch["time"], augment=augment)  # (B, L+1, d)
         B, L = batch["rewards"].shape
-        s = states[:, :-1].reshape(B * L, -1)  # (N, d) state at t, with gradient
-        s_next = states[:, 1:].reshape(B * L, -1).detach()  # (N, d) state at t+1, no target encoder
-        mask = batch["mask"]
-        actions = batch["actions"].reshape(B * L, *batch["actions"].shape[2:])
-        gammas = self.gammas.view(1, G)
         valid_actions = self.action_mask(batch["obs"])  # (B, L+1, A) bool or None
-        mask_now = None if valid_actions is None else valid_actions[:, :-1].reshape(B * L, -1)
-        mask_next = None if valid_actions is None else valid_actions[:, 1:].reshape(B * L, -1)
+        return {
+            "B": B, "L": L, "mask": batch["mask"],
+            "s": states[:, :-1].reshape(B * L, -1),  # (N, d) state at t, with gradient
+            "s_next": states[:, 1:].reshape(B * L, -1).detach(),  # (N, d) state at t+1; no target encoder
+            "actions": batch["actions"].reshape(B * L, *batch["actions"].shape[2:]),
+            "rewards": batch["rewards"].reshape(B * L, 1).float(),
+            "not_done": 1.0 - batch["terminals"].reshape(B * L, 1).float(),
+            "valid_now": None if valid_actions is None else valid_actions[:, :-1].reshape(B * L, -1),
+            "valid_next": None if valid_actions is None else valid_actions[:, 1:].reshape(B * L, -1),
+        }
 
-        # ALGO LOGIC: TD target  y = R_mult * r + gamma * (1 - done) * mean(random pair of target critics)
-        with torch.no_grad(), record_function("td_target"):
-            target_policy = self.target_actor(s_next, mask_next) if self.discrete else self.target_actor(s_next)
-            if self.discrete:  # a'_g ~ pi'_g(.|s'), one sample per gamma head, as in the paper
-                a_next = torch.multinomial(target_policy.reshape(-1, self.actor.A), 1).view(B * L, G)
+    @torch.no_grad()
+    def td_target(self, step: dict) -> torch.Tensor:
+        """y_g = R_mult * r + gamma_g * (1 - done) * mean of a random pair of target critics' Q_g(s', a'_g), with
+        a'_g ~ pi_target,g(.|s') one draw per discount factor -> (N, G). With PopArt, mu and sigma move toward
+        this batch's targets first (both output layers keep their outputs)."""
+        cfg, s_next, G = self.config, step["s_next"], len(self.config.gammas)
+        with record_function("td_target"):
+            if self.discrete:
+                policy = self.target_actor(s_next, step["valid_next"])
+                a_next = torch.multinomial(policy.reshape(-1, self.actor.A), 1).view(len(s_next), G)
                 q_next = self.q_per_gamma(self.target_critic, s_next, a_next)  # (C, N, G)
             else:
-                mean, std = target_policy
+                mean, std = self.target_actor(s_next)
                 a_next = torch.tanh(mean + std * torch.randn_like(mean))  # (N, G, D): one sample per gamma
                 q_next = self.values(self.target_critic.per_gamma_actions(s_next, a_next))  # (C, N, G)
-            pick = torch.randint(C, (cfg.num_critics_td, B * L, G), device=s.device)
+            pick = torch.randint(cfg.num_critics, (cfg.num_critics_td, len(s_next), G), device=s_next.device)
             q_next = q_next.gather(0, pick).mean(0)  # (N, G)
-            rewards = batch["rewards"].reshape(B * L, 1).float()
-            not_done = 1.0 - batch["terminals"].reshape(B * L, 1).float()
-            td_target = cfg.reward_multiplier * rewards + gammas * not_done * q_next  # (N, G)
+            y = cfg.reward_multiplier * step["rewards"] + self.gammas.view(1, G) * step["not_done"] * q_next
             if self.popart is not None and self.training:
-                # move mu, sigma toward this batch's targets; both output layers keep their outputs
-                self.popart.update(td_target, mask.reshape(-1), layers=[
+                self.popart.update(y, step["mask"].reshape(-1), layers=[
                     (head.out.weight, head.out.bias, self._gamma_of_output) for head in (self.critic, self.target_critic)])
+        return y
 
-        # ALGO LOGIC: critic loss on Q(s_t, a_replay) for every critic and gamma
+    def replay_q_outputs(self, step: dict) -> tuple[torch.Tensor, torch.Tensor]:
+        """The critics' outputs for the replay action, (C, N, G, K) with gradient, and their hidden layer (C, N, h)."""
+        s, actions = step["s"], step["actions"]
         with record_function("critic_loss"):
             if self.action_input:  # the action is an input: one block of outputs
                 hidden, pick = self.critic.hidden(s, self.one_hot(actions)), None
             else:  # discrete: the action picks its block; continuous: the action is an input
                 hidden, pick = self.critic.hidden(s, None if self.discrete else actions), actions if self.discrete else None
-            q_out = self.critic.chosen_action(hidden, pick)  # (C, N, G, K)
-            # the critics as C x B sequences (a view, no copy): the same mean over every critic, step and gamma
-            per_critic = q_out.view(C * B, L, G, -1)
-            targets = td_target.view(1, B, L, G).expand(C, B, L, G).reshape(C * B, L, G)
-            mask_c = mask.repeat(C, 1)
-            if cfg.critic == "two_hot":
-                critic_loss = two_hot_critic_loss(per_critic, targets, self.twohot, mask_c)
-            elif cfg.critic == "popart":  # regression in normalised space (the network predicts (Q - mu) / sigma)
-                critic_loss = mse_critic_loss(per_critic.squeeze(-1).float(), self.popart.normalize(targets), mask_c)
-            else:
-                critic_loss = mse_critic_loss(per_critic.squeeze(-1).float(), targets, mask_c)
+            return self.critic.chosen_action(hidden, pick), hidden
 
-        # ALGO LOGIC: actor loss (V(s) for the advantage included)
+    def critic_loss(self, q_out: torch.Tensor, y: torch.Tensor, step: dict) -> torch.Tensor:
+        """Every critic and discount factor against the same target: two-hot cross-entropy (Eq. 3), MSE on
+        PopArt-normalised targets, or raw MSE (Eq. 1); a masked mean over real steps."""
+        C, B, L, G = self.config.num_critics, step["B"], step["L"], len(self.config.gammas)
+        with record_function("critic_loss"):
+            per_critic = q_out.view(C * B, L, G, -1)  # the critics as C x B sequences (a view, no copy)
+            targets = y.view(1, B, L, G).expand(C, B, L, G).reshape(C * B, L, G)
+            mask = step["mask"].repeat(C, 1)
+            if self.config.critic == "two_hot":
+                return two_hot_critic_loss(per_critic, targets, self.twohot, mask)
+            if self.config.critic == "popart":  # regression in normalised space (the network predicts (Q - mu) / sigma)
+                return mse_critic_loss(per_critic.squeeze(-1).float(), self.popart.normalize(targets), mask)
+            return mse_critic_loss(per_critic.squeeze(-1).float(), targets, mask)
+
+    def policy_of(self, step: dict) -> dict:
+        """pi(.|s_t) for every discount factor: "log_prob" of the replay action (N, G) with gradient, "entropy"
+        (diagnostic), and "probs" (N, G, A) (discrete) or "mean", "std" (N, G, D) (continuous)."""
+        s, actions, G = step["s"], step["actions"], len(self.config.gammas)
         with record_function("actor_loss"):
-            with torch.no_grad():
-                q_replay = self.values(q_out.detach()).mean(0)  # (N, G): Q(s, a_replay), mean of critics
-            q_policy = None
             if self.discrete:
-                probs = self.actor(s, mask_now)  # (N, G, A)
-                log_prob_replay = torch.log(probs.gather(-1, actions.view(-1, 1, 1).expand(-1, G, 1))).squeeze(-1)
-                with torch.no_grad():
-                    entropy = -torch.special.xlogy(probs, probs).sum(-1)  # diagnostics only
-                if cfg.actor == "max_q":  # the gradient flows only through pi: q_all is a constant (critic frozen)
-                    with torch.no_grad():
-                        q_all = self.all_action_values(hidden.detach(), s.detach())  # (N, G, A)
-                    q_policy = (q_all * probs).sum(-1)
-                    v = q_policy.detach()  # exact V(s) at no extra cost
-                else:
-                    v = self.state_values(hidden.detach(), probs.detach(), s.detach(), replay=actions)
-            else:
-                mean, std = self.actor(s)
-                log_prob_replay = tanh_gaussian_log_prob(mean, std, actions.unsqueeze(1).expand(-1, G, -1))
-                with torch.no_grad():
-                    entropy = (torch.log(std) + 0.5 * math.log(2 * math.pi * math.e)).sum(-1)  # diagnostics only
-                    samples = torch.tanh(mean.unsqueeze(0) + std.unsqueeze(0) * torch.randn(
-                        cfg.num_policy_samples, *mean.shape, device=mean.device))  # (K, N, G, D)
-                    v = torch.stack([self.values(self.critic.per_gamma_actions(s, a)).mean(0) for a in samples]).mean(0)
-                if cfg.actor == "max_q":  # reparameterised sample through a frozen critic on a detached state
-                    rsample = torch.tanh(mean + std * torch.randn_like(mean))
-                    q_policy = self.values(self.critic.per_gamma_actions(s.detach(), rsample, detach_params=True)).mean(0)
-            advantage = q_replay - v  # (N, G)
-            if cfg.actor == "filtered_bc":
-                actor_loss = filtered_bc_actor_loss(log_prob_replay.reshape(B, L, G), advantage.reshape(B, L, G),
-                                                    mask, threshold=cfg.filter_threshold)
-            else:
-                if self.popart is not None:  # the max-Q term in normalised units (App. A, Base RL Details)
-                    q_policy = q_policy / self.popart.sigma
-                actor_loss = max_q_actor_loss(q_policy.reshape(B, L, G), mask)
+                probs = self.actor(s, step["valid_now"])  # (N, G, A)
+                log_prob = torch.log(probs.gather(-1, actions.view(-1, 1, 1).expand(-1, G, 1))).squeeze(-1)
+                entropy = -torch.special.xlogy(probs.detach(), probs.detach()).sum(-1)
+                return {"probs": probs, "log_prob": log_prob, "entropy": entropy}
+            mean, std = self.actor(s)
+            log_prob = tanh_gaussian_log_prob(mean, std, actions.unsqueeze(1).expand(-1, G, -1))
+            entropy = (torch.log(std.detach()) + 0.5 * math.log(2 * math.pi * math.e)).sum(-1)
+            return {"mean": mean, "std": std, "log_prob": log_prob, "entropy": entropy}
 
-        total = actor_loss + cfg.critic_loss_weight * critic_loss
-        with torch.no_grad():  # diagnostics over real steps; the acting (last) gamma where one is shown
-            return {
-                "loss": total,
-                "critic_loss": critic_loss.detach(),
-                "actor_loss": actor_loss.detach(),
-                "q_mean": masked_mean(q_replay[:, -1].view(B, L), mask),
-                "td_target_mean": masked_mean(td_target[:, -1].view(B, L), mask),
-                "advantage_positive": masked_mean((advantage > cfg.filter_threshold).float().view(B, L, G), mask),
-                "entropy": masked_mean(entropy[:, -1].view(B, L), mask),
-            }
+    @torch.no_grad()
+    def state_value(self, step: dict, hidden: torch.Tensor, policy: dict) -> torch.Tensor:
+        """V(s_t) for the advantage -> (N, G). Discrete: exact sum_a pi(a|s) Q(s, a), or the mean Q of K policy
+        draws without the replay action (``state_values``); continuous: the mean Q of K policy samples."""
+        s = step["s"].detach()
+        with record_function("actor_loss"):
+            if self.discrete:
+                if self.config.actor == "max_q":  # the max-Q term scores every action anyway: exact at no extra cost
+                    return (self.all_action_values(hidden.detach(), s) * policy["probs"]).sum(-1)
+                return self.state_values(hidden.detach(), policy["probs"].detach(), s, replay=step["actions"])
+            mean, std = policy["mean"].detach(), policy["std"].detach()
+            samples = torch.tanh(mean.unsqueeze(0) + std.unsqueeze(0) * torch.randn(
+                self.config.num_policy_samples, *mean.shape, device=mean.device))  # (K, N, G, D)
+            return torch.stack([self.values(self.critic.per_gamma_actions(s, a)).mean(0) for a in samples]).mean(0)
+
+    def actor_loss(self, step: dict, policy: dict, advantage: torch.Tensor, hidden: torch.Tensor) -> torch.Tensor:
+        """filtered_bc: -1[A > threshold] log pi(a_t|s_t) (Eq. 4). max_q: -E_{a~pi}[Q(s_t, a)] through a frozen
+        critic (Eq. 2; divided by sigma under PopArt, App. A, Base RL Details). Masked means over real steps."""
+        B, L, G, mask = step["B"], step["L"], len(self.config.gammas), step["mask"]
+        with record_function("actor_loss"):
+            if self.config.actor == "filtered_bc":
+                return filtered_bc_actor_loss(policy["log_prob"].reshape(B, L, G), advantage.reshape(B, L, G), mask,
+                                              threshold=self.config.filter_threshold)
+            s = step["s"].detach()
+            if self.discrete:  # the gradient flows only through pi: Q of every action is a constant
+                with torch.no_grad():
+                    q_all = self.all_action_values(hidden.detach(), s)
+                q_policy = (q_all * policy["probs"]).sum(-1)
+            else:  # a reparameterised sample through a frozen critic on a detached state
+                rsample = torch.tanh(policy["mean"] + policy["std"] * torch.randn_like(policy["mean"]))
+                q_policy = self.values(self.critic.per_gamma_actions(s, rsample, detach_params=True)).mean(0)
+            if self.popart is not None:
+                q_policy = q_policy / self.popart.sigma
+            return max_q_actor_loss(q_policy.reshape(B, L, G), mask)
+
+    @torch.no_grad()
+    def diagnostics(self, step, total, critic_loss, actor_loss, y, q_replay, advantage, policy) -> dict:
+        """The loss and detached diagnostics over real steps; the acting (last) gamma where one is shown."""
+        B, L, mask = step["B"], step["L"], step["mask"]
+        return {
+            "loss": total,
+            "critic_loss": critic_loss.detach(),
+            "actor_loss": actor_loss.detach(),
+            "q_mean": masked_mean(q_replay[:, -1].view(B, L), mask),
+            "td_target_mean": masked_mean(y[:, -1].view(B, L), mask),
+            "advantage_positive": masked_mean((advantage > self.config.filter_threshold).float().view(B, L, -1), mask),
+            "entropy": masked_mean(policy["entropy"][:, -1].view(B, L), mask),
+        }
 
     # -- acting --------------------------------------------------------------------------------
     def init_cache(self, num_envs: int, device=None):

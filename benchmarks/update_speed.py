@@ -28,15 +28,8 @@ the same weights and batch, interleaved with today's, and prints today's time as
 from __future__ import annotations
 
 import argparse
-import atexit
-import importlib
-import shutil
 import statistics
-import subprocess
-import sys
-import tempfile
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -44,6 +37,7 @@ from gymnasium import spaces
 from torch.utils.flop_counter import FlopCounterMode
 
 from amago_edu.agent import Agent, AgentConfig
+from amago_edu.benchmarking import reference_package
 from amago_edu.learning import make_optimizer, update_step
 
 B, T, OBS, ACTIONS = 24, 128, 16, 8
@@ -190,22 +184,6 @@ def profile_parts(step, repeats: int = 3) -> dict[str, float]:
         elif name.startswith("Optimizer.step"):
             totals["optimizer"] += event.cpu_time_total
     return {k: v / 1e6 / repeats for k, v in totals.items()}
-
-
-def reference_package(ref: str):
-    """The ``amago_edu`` package as it was at git commit ``ref``, imported as ``amago_edu_ref``."""
-    root = Path(__file__).resolve().parents[1]
-    folder = Path(tempfile.mkdtemp(prefix="amago_edu_ref_"))
-    atexit.register(shutil.rmtree, folder, ignore_errors=True)  # imported lazily until the end, so removed at exit
-    try:
-        archive = subprocess.run(["git", "-C", str(root), "archive", ref, "amago_edu"], check=True,
-                                 capture_output=True).stdout
-    except subprocess.CalledProcessError as err:
-        raise SystemExit(f"--against {ref}: git archive failed: {err.stderr.decode().strip()}") from err
-    subprocess.run(["tar", "-x", "-C", str(folder)], input=archive, check=True)
-    (folder / "amago_edu").rename(folder / "amago_edu_ref")
-    sys.path.insert(0, str(folder))
-    return (importlib.import_module("amago_edu_ref.agent"), importlib.import_module("amago_edu_ref.learning"))
 
 
 def reference_step(agent: Agent, batch: dict, package):
