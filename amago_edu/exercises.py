@@ -10,6 +10,17 @@ A checker prints one line and returns ``True`` (right), ``False`` (not yet, with
 never stops at an exercise). It never raises on a malformed answer, and where it can it computes the
 truth from first principles (the environment, the package's own modules, the run's files) rather than
 from a stored value. Reference solutions are in :mod:`amago_edu.solutions`; try first.
+
+Some exercises ask for a *function* that implements a piece of AMAGO-2 (the two-hot label, the filtered-BC
+loss, the causal mask, one key/value-cache step, the multi-gamma TD target, PopArt's rescale)::
+
+    def encode(values, bins):
+        return None  # your code here
+
+    check_two_hot_encode(encode)
+
+Their checkers run the function on random inputs (fixed seeds) and edge cases and compare it with the
+package; a function that returns None is "not answered yet", one that raises gets its error as the hint.
 """
 
 from __future__ import annotations
@@ -26,25 +37,26 @@ __all__ = [
     # 01 return-scale imbalance
     "check_equal_scale_shares", "check_actor_gradient_factor", "check_small_task_share",
     # 02 two-hot critic
-    "check_tiny_return_cost", "check_coarse_bins", "check_gradient_scale_factors",
+    "check_tiny_return_cost", "check_coarse_bins", "check_gradient_scale_factors", "check_two_hot_encode",
     # 03 filtered BC actor
-    "check_filter_threshold", "check_sampled_baseline", "check_max_q_with_labels",
+    "check_filter_threshold", "check_sampled_baseline", "check_max_q_with_labels", "check_filtered_bc_loss",
     # 04 Transformer policy
     "check_block_parameters", "check_sliding_window", "check_first_changed_step",
+    "check_causal_mask", "check_kv_cache_step", "check_td_target",
     # 05 in-context adaptation
     "check_trials_needed", "check_first_full_attempt",
     # 06 multi-task runs
     "check_lookalike_games", "check_layout_overlap",
     # 07 return-scale ablation
-    "check_mse_loss_share",
+    "check_mse_loss_share", "check_popart_rescale",
     # 08 the paper's benchmarks
     "check_rescaled_loss_ratio",
 ]
 
 
 # -- reporting ------------------------------------------------------------------------------------
-def _not_answered(exercise: str) -> None:
-    print(f"Exercise {exercise}: not answered yet. Put your answer in the variable above and run the cell again.")
+def _not_answered(exercise: str, what: str = "Put your answer in the variable above and run the cell again.") -> None:
+    print(f"Exercise {exercise}: not answered yet. {what}")
     return None
 
 
@@ -94,6 +106,74 @@ def _check_true_false(exercise: str, answer, truth: bool, why: str, hint: str) -
 
 def _close(value: float, truth: float, rel: float) -> bool:
     return abs(value - truth) <= rel * abs(truth)
+
+
+# -- exercises that ask for a function ------------------------------------------------------------
+# The learner writes a function; the checker runs it on random inputs (fixed seeds) and edge cases and
+# compares it with the package. A stub that returns None counts as "not answered yet".
+_WRITE_IT = "Write the function above (the stub returns None) and run the cell again."
+_GO_ON = object()  # what the helpers below return when the checker should carry on
+
+
+def _call(fn: Callable, *args, copy: bool = True):
+    """``fn(*args)``, tensors passed as copies: (result, None), or (None, a one-line message) if it raised."""
+    import torch
+
+    if copy:
+        args = tuple(a.detach().clone() if isinstance(a, torch.Tensor) else a for a in args)
+    try:
+        return fn(*args), None
+    except Exception as err:  # the learner's code may raise anything
+        text = " ".join(str(err).split())
+        text = text if len(text) <= 160 else text[:157] + "..."
+        return None, f"your function raised {type(err).__name__}: {text}."
+
+
+def _start(exercise: str, fn, name: str):
+    """``_GO_ON`` for a function; else the verdict: not answered (None) or not a function."""
+    if fn is None:
+        return _not_answered(exercise, _WRITE_IT)
+    if not callable(fn):
+        return _wrong(exercise, f"give the function itself, `{name}`, without calling it.")
+    return _GO_ON
+
+
+def _returned(exercise: str, index: int, result, error: str | None, extra: str = ""):
+    """``_GO_ON`` for a result; else the verdict for an exception, or for None (on the first case: not answered)."""
+    if error is not None:
+        return _wrong(exercise, error + (f" {extra}" if extra else ""))
+    if result is None:
+        if index == 0:
+            return _not_answered(exercise, _WRITE_IT)
+        return _wrong(exercise, "your function returned None on some inputs: every path must end in a return.")
+    return _GO_ON
+
+
+def _as_tensor(value):
+    """A tensor from a tensor, numpy array or nested list; None if it is not one."""
+    import torch
+
+    if isinstance(value, torch.Tensor):
+        return value.detach()
+    try:
+        return torch.as_tensor(value)
+    except (TypeError, ValueError, RuntimeError):
+        return None
+
+
+def _matches(value, truth, atol: float = 1e-5, rtol: float = 1e-5) -> bool:
+    """``value`` has ``truth``'s shape and numbers (NaN never matches)."""
+    import torch
+
+    value = _as_tensor(value)
+    if value is None or tuple(value.shape) != tuple(truth.shape) or value.dtype == torch.bool:
+        return False
+    return bool(torch.allclose(value.double(), truth.double(), atol=atol, rtol=rtol))
+
+
+def _shape_of(value) -> str:
+    tensor = _as_tensor(value)
+    return str(tuple(tensor.shape)) if tensor is not None else f"a {type(value).__name__}"
 
 
 # -- 00 quickstart --------------------------------------------------------------------------------
@@ -304,6 +384,86 @@ def check_gradient_scale_factors(answer) -> bool | None:
     return _right("02.3", "Run the next cell to measure both.")
 
 
+def _two_hot_cases():
+    """[(values (V,), TwoHot)]: in-range values for three bin layouts, values on bins and 0; then (from
+    index ``_TWO_HOT_EDGE``) the range's edges and values beyond them, which must be clipped."""
+    import torch
+
+    from .twohot import TwoHot, symexp
+
+    generator = torch.Generator().manual_seed(0)
+    cases = []
+    for twohot in (TwoHot(128, -1e5, 1e5), TwoHot(64, -1e5, 1e5), TwoHot(21, -10.0, 1000.0)):
+        low, high = twohot.bins[0].item(), twohot.bins[-1].item()
+        s = low + (high - low) * (0.002 + 0.996 * torch.rand(200, generator=generator))
+        cases.append((symexp(s), twohot))
+    first = cases[0][1]
+    cases.append((torch.cat([torch.tensor([0.0, 0.5, -1.0, 10.0]), symexp(first.bins[[5, 63, 64, 100]])]), first))
+    cases.append((torch.tensor([1e5, -1e5, 1e6, -1e6, 3e7, -3e7]), first))
+    cases.append((torch.tensor([-10.0, 1000.0, -50.0, 5000.0, 0.25]), cases[2][1]))
+    return cases
+
+
+_TWO_HOT_EDGE = 4  # the cases from here on test clipping
+
+
+def check_two_hot_encode(fn: Callable | None) -> bool | None:
+    """02.4: ``fn(values (V,), bins (N,)) -> (V, N)`` two-hot labels, compared with ``TwoHot.encode``."""
+    import torch
+
+    from .twohot import symlog
+
+    exercise = "02.4"
+    verdict = _start(exercise, fn, "encode")
+    if verdict is not _GO_ON:
+        return verdict
+    for index, (values, twohot) in enumerate(_two_hot_cases()):
+        bins = twohot.bins
+        edge = index >= _TWO_HOT_EDGE
+        result, error = _call(fn, values, bins)
+        clip = "Values at or beyond the edge bins must be clipped first." if edge else ""
+        verdict = _returned(exercise, index, result, error, clip)
+        if verdict is not _GO_ON:
+            return verdict
+        truth = twohot.encode(values)
+        if _matches(result, truth, atol=1e-4, rtol=0):
+            continue
+        label = _as_tensor(result)
+        if label is None or not label.is_floating_point():
+            return _wrong(exercise, "return a float tensor of probabilities, one row per value.")
+        if tuple(label.shape) != tuple(truth.shape):
+            return _wrong(exercise, f"return one row of N probabilities per value: shape {tuple(truth.shape)} for "
+                                    f"{len(values)} values and {len(bins)} bins; yours is {tuple(label.shape)}.")
+        # the likely mistakes, each built from the package's own pieces
+        spacing = bins[1] - bins[0]
+        raw = values.clamp(bins[0], bins[-1])[:, None]
+        no_symlog = (1 - (raw - bins).abs() / spacing).clamp(min=0)
+        below, above = twohot.neighbour_bins(values)
+        swapped = torch.zeros_like(truth)
+        swapped.scatter_(-1, below[:, None], above[:, None])
+        swapped.scatter_(-1, below[:, None] + 1, 1 - above[:, None])
+        if _matches(label, no_symlog, atol=1e-4, rtol=0):
+            return _wrong(exercise, "the bins are spaced in symlog space: locate s = symlog(y), not y itself, "
+                                    "between two bins.")
+        if _matches(label, swapped, atol=1e-4, rtol=0):
+            return _wrong(exercise, "the mass is on the right two bins but on the wrong neighbour: the bin closer "
+                                    "to s must get the larger share (its weights are swapped).")
+        if edge:
+            return _wrong(exercise, "right inside the range, wrong at or beyond its edges: clip s = symlog(y) to "
+                                    "[b_0, b_{N-1}] first, so such values put all their mass on the edge bin (and "
+                                    "the lower neighbour stays at most b_{N-2}).")
+        if not torch.allclose(label.double().sum(-1), torch.ones(len(values), dtype=torch.float64), atol=1e-4):
+            return _wrong(exercise, "each row is a probability vector: its entries must sum to 1.")
+        if bool(((label.abs() > 1e-6).sum(-1) > 2).any()):
+            return _wrong(exercise, "put mass on two neighbouring bins only, the ones either side of s.")
+        if not _matches(symlog(values).clamp(bins[0], bins[-1]), label.double() @ bins.double(), atol=1e-3, rtol=0):
+            return _wrong(exercise, "the label's mean must be s: sum_i label_i b_i = symlog(y). Check the two "
+                                    "weights against the Two-hot label equation above.")
+        return _wrong(exercise, "compare your labels with the Two-hot label equation above on a few values.")
+    return _right(exercise, "Your labels equal TwoHot.encode's, edges included. The critic's cross-entropy (Eq. 3) "
+                            "uses exactly these labels as targets.")
+
+
 # -- 03 filtered BC actor -------------------------------------------------------------------------
 def check_filter_threshold(answer, advantages, threshold: float = -1e-4) -> bool | None:
     """03.1: which ``advantages`` pass the binary filter 1[A > threshold] (a list of bools)."""
@@ -343,6 +503,96 @@ def check_max_q_with_labels(answer) -> bool | None:
         "At equal scales no bandit dominates the shared network. But normalising needed the label k, which a "
         "meta-RL agent does not have. Run the next cell.",
         "after dividing by c_k every bandit has unit scale: what was stopping the x0.01 bandit before?")
+
+
+def _filtered_bc_cases():
+    """[(log_prob (B, T), advantage (B, T), mask (B, T) bool, threshold)]: random batches with padded rows
+    and advantages exactly at the threshold; then every step filtered out, then a batch of padding only."""
+    import torch
+
+    generator = torch.Generator().manual_seed(1)
+    cases = []
+    for B, T, threshold in ((3, 6, 0.0), (4, 9, -1e-4), (2, 5, 0.0), (5, 3, -1e-4)):
+        log_prob = torch.rand(B, T, generator=generator).clamp(min=1e-3).log()
+        advantage = torch.randn(B, T, generator=generator)
+        advantage[0, :2] = threshold  # ties: A == tau, at real steps (row 0 is never padded)
+        mask = torch.ones(B, T, dtype=torch.bool)
+        for row in range(1, B):
+            mask[row, int(torch.randint(1, T + 1, (1,), generator=generator)):] = False
+        mask[1, -1] = False  # at least one padded step
+        cases.append((log_prob, advantage, mask, threshold))
+    log_prob, _, mask, _ = cases[0]
+    cases.append((log_prob, -1.0 - torch.rand(log_prob.shape, generator=generator), mask, 0.0))  # none kept
+    cases.append((log_prob, torch.randn(log_prob.shape, generator=generator), torch.zeros_like(mask), 0.0))
+    return cases
+
+
+def check_filtered_bc_loss(fn: Callable | None) -> bool | None:
+    """03.4: ``fn(log_prob, advantage, mask, threshold) -> ()``, the filtered-BC actor loss (Eq. 4), compared
+    with ``losses.filtered_bc_actor_loss``: its value, its gradient, and no gradient into the advantage."""
+    import torch
+
+    from .losses import filtered_bc_actor_loss
+
+    exercise = "03.4"
+    verdict = _start(exercise, fn, "loss")
+    if verdict is not _GO_ON:
+        return verdict
+    cases = _filtered_bc_cases()
+    for index, (log_prob, advantage, mask, threshold) in enumerate(cases):
+        log_prob_in = log_prob.clone().requires_grad_(True)
+        advantage_in = advantage.clone().requires_grad_(True)
+        result, error = _call(fn, log_prob_in, advantage_in, mask.clone(), threshold, copy=False)
+        verdict = _returned(exercise, index, result, error)
+        if verdict is not _GO_ON:
+            return verdict
+        if not isinstance(result, torch.Tensor) or result.numel() != 1:
+            return _wrong(exercise, f"return the loss as a one-number tensor, not {_shape_of(result)}.")
+        truth_in = log_prob.clone().requires_grad_(True)
+        truth = filtered_bc_actor_loss(truth_in, advantage, mask, threshold)
+        (truth_grad,) = torch.autograd.grad(truth, [truth_in])
+        grad_log_prob = grad_advantage = None
+        if result.requires_grad:
+            grad_log_prob, grad_advantage = torch.autograd.grad(result.sum(), [log_prob_in, advantage_in],
+                                                                allow_unused=True)
+        elif bool((truth_grad != 0).any()):
+            return _wrong(exercise, "the loss must stay differentiable with respect to log_prob: no .item(), "
+                                    ".detach() or torch.no_grad() on its path.")
+        if grad_advantage is not None and bool((grad_advantage != 0).any()):
+            return _wrong(exercise, "a gradient flows into the advantage: Eq. 4 uses A only through the 0/1 "
+                                    "filter, so detach the advantage before using it.")
+        value = result.detach().reshape(())
+        if _matches(value, truth.detach()):
+            if _matches(torch.zeros_like(truth_grad) if grad_log_prob is None else grad_log_prob, truth_grad):
+                continue
+            return _wrong(exercise, "the value is right but not its gradient with respect to log_prob: build the "
+                                    "loss from log_prob with tensor operations only.")
+        if index == len(cases) - 1:
+            return _wrong(exercise, "a batch of padding only must give 0, not NaN: divide by the number of valid "
+                                    "steps, but by at least 1.")
+        valid = mask.double()
+        kept = (advantage > threshold).double()
+        nll = -log_prob.double()
+        mistakes = [
+            ((valid * kept * nll).sum() / (valid * kept).sum(),
+             "you averaged over the kept steps only: filtered-out steps count as 0 in a mean over all valid steps."),
+            ((valid * (advantage >= threshold).double() * nll).sum() / valid.sum().clamp(min=1),
+             "steps with A exactly equal to tau must be filtered out: the comparison is strict."),
+            ((kept * nll).mean(),
+             "padded steps (mask False) count in your mean: average over the valid steps only."),
+            ((kept * nll).sum() / kept.sum(),
+             "padded steps (mask False) count in your mean, and filtered-out steps must count as 0 in it."),
+            (-truth.detach().double(), "check the sign: a loss to minimise is minus the log-probability."),
+        ]
+        for wrong_value, hint in mistakes:
+            if _matches(value, wrong_value):
+                return _wrong(exercise, hint)
+        if index == len(cases) - 2 and not bool(torch.isfinite(value)):
+            return _wrong(exercise, "when every step is filtered out the loss is 0, not NaN.")
+        return _wrong(exercise, "L = -1[A > tau] log pi(a|s), averaged over the valid steps of the mask "
+                                "(Eq. 4); compare yours on a small batch by hand.")
+    return _right(exercise, "Same value and gradient as filtered_bc_actor_loss, and no gradient into A: only "
+                            "the sign of A - tau matters, whatever the return scale.")
 
 
 # -- 04 Transformer policy ------------------------------------------------------------------------
@@ -412,6 +662,188 @@ def check_first_changed_step(answer, changed_step: int = 10) -> bool | None:
     if answer == changed_step + 1:
         return _wrong("04.3", "the state h_t reads the token of step t itself, not only the earlier ones.")
     return _wrong("04.3", "which is the first state that reads the changed token?")
+
+
+
+def _attended(T: int):
+    """(T, T) bool: which key j each query t of a causal Block reads, measured by running PyTorch's attention
+    as ``transformer.Block`` calls it (``is_causal=True``) with equal scores and one-hot values."""
+    import torch
+    import torch.nn.functional as F
+
+    zeros = torch.zeros(1, 1, T, 1)
+    weights = F.scaled_dot_product_attention(zeros, zeros, torch.eye(T).view(1, 1, T, T), is_causal=True)
+    return weights[0, 0] > 0
+
+
+def check_causal_mask(fn: Callable | None) -> bool | None:
+    """04.5: ``fn(T) -> (T, T)`` bool, True where query step t (row) may attend to key step j (column),
+    compared with the attention pattern of ``transformer.Block``."""
+    import torch
+
+    exercise = "04.5"
+    verdict = _start(exercise, fn, "causal_mask")
+    if verdict is not _GO_ON:
+        return verdict
+    for index, T in enumerate((5, 1, 2, 16, 33)):
+        result, error = _call(fn, T)
+        verdict = _returned(exercise, index, result, error)
+        if verdict is not _GO_ON:
+            return verdict
+        truth = _attended(T)
+        mask = _as_tensor(result)
+        if mask is None or mask.dtype != torch.bool:
+            return _wrong(exercise, "return a bool tensor (True = may attend): PyTorch reads a float mask as "
+                                    "numbers to add to the scores, not as yes/no.")
+        if tuple(mask.shape) != (T, T):
+            return _wrong(exercise, f"return a (T, T) mask, rows = query steps, columns = key steps; for T = {T} "
+                                    f"yours is {tuple(mask.shape)}.")
+        if torch.equal(mask, truth):
+            continue
+        diagonal = torch.eye(T, dtype=torch.bool)
+        if torch.equal(mask, truth.T):
+            return _wrong(exercise, "rows are queries t and columns keys j: your mask is transposed (step 0 "
+                                    "would read the whole trial).")
+        if torch.equal(mask, truth & ~diagonal):
+            return _wrong(exercise, "a step must attend to itself too: key j = t is allowed (h_t reads the token of "
+                                    "step t).")
+        if torch.equal(mask, ~truth):
+            return _wrong(exercise, "True must mean *may attend* (PyTorch's convention for a bool attn_mask); "
+                                    "yours marks the steps to hide.")
+        return _wrong(exercise, "query t may attend to key j exactly when key j is not in t's future.")
+    return _right(exercise, "This is the pattern is_causal=True gives in transformer.py's Block.")
+
+
+def _kv_step_cases():
+    """[(q, k_cache, v_cache, k_new, v_new, truth)]: the last query of random full-sequence causal attention,
+    with the earlier keys and values as the cache; shapes (B, nh, t, hs), the last one with an empty cache."""
+    import torch
+    import torch.nn.functional as F
+
+    generator = torch.Generator().manual_seed(2)
+    cases = []
+    for B, nh, t, hs in ((2, 4, 7, 8), (1, 2, 1, 16), (3, 1, 12, 5), (2, 2, 0, 4)):
+        q, k, v = torch.randn(3, B, nh, t + 1, hs, generator=generator)
+        truth = F.scaled_dot_product_attention(q, k, v, is_causal=True)[:, :, -1:]  # (B, nh, 1, hs)
+        cases.append((q[:, :, -1:], k[:, :, :-1], v[:, :, :-1], k[:, :, -1:], v[:, :, -1:], truth))
+    return cases
+
+
+def check_kv_cache_step(fn: Callable | None) -> bool | None:
+    """04.6: ``fn(q, k_cache, v_cache, k_new, v_new) -> (B, nh, 1, hs)``, one query attending over the cached
+    keys and values plus its own, compared with the last row of full causal attention."""
+    import torch
+    import torch.nn.functional as F
+
+    exercise = "04.6"
+    verdict = _start(exercise, fn, "attend_new_step")
+    if verdict is not _GO_ON:
+        return verdict
+    for index, (q, k_cache, v_cache, k_new, v_new, truth) in enumerate(_kv_step_cases()):
+        result, error = _call(fn, q, k_cache, v_cache, k_new, v_new)
+        verdict = _returned(exercise, index, result, error)
+        if verdict is not _GO_ON:
+            return verdict
+        if _matches(result, truth, atol=1e-5, rtol=1e-4):
+            continue
+        out = _as_tensor(result)
+        if out is None or tuple(out.shape) != tuple(truth.shape):
+            return _wrong(exercise, f"return one output per batch row and head, shaped like q: {tuple(truth.shape)}; "
+                                    f"yours is {_shape_of(result)}.")
+        keys, values = torch.cat([k_cache, k_new], dim=2), torch.cat([v_cache, v_new], dim=2)
+        hs = q.shape[-1]
+        mistakes = [
+            (lambda: F.scaled_dot_product_attention(q, k_cache, v_cache),
+             "the new step must attend to itself too: append k_new and v_new to the cache before the softmax."),
+            (lambda: F.scaled_dot_product_attention(q, keys, values, is_causal=True),
+             "with one query and t + 1 keys, is_causal=True aligns the mask top-left, so the query sees key 0 "
+             "only; the newest step may read every cached step: no mask is needed here."),
+        ] + [(lambda scale=scale: F.scaled_dot_product_attention(q, keys, values, scale=scale),
+              "scale the scores q.k by 1/sqrt(d_h), with d_h the head size (the last dimension of q).")
+             for scale in (1.0, 1.0 / hs, 1.0 / math.sqrt(q.shape[1] * hs), math.sqrt(hs))]
+        for wrong_value, hint in mistakes:
+            if k_cache.shape[2] > 0 and _matches(out, wrong_value(), atol=1e-5, rtol=1e-4):
+                return _wrong(exercise, hint)
+        if k_cache.shape[2] == 0:
+            return _wrong(exercise, "with an empty cache (the first step of a trial) the query attends to its own "
+                                    "key only, so the output is v_new.")
+        return _wrong(exercise, "softmax over the t + 1 keys of q.k_j / sqrt(d_h), then the weighted sum of the "
+                                "values: compare yours with the last row of the full causal attention.")
+    return _right(exercise, "The last row of full causal attention, in O(t) instead of O(t^2): what "
+                            "CausalTransformer.step does in every block.")
+
+
+def _td_target_cases():
+    """[(rewards (N,), not_done (N,), q_next (N, G), gammas (G,), reward_multiplier)]; the first is square
+    (N = G), so that a vector broadcast along the wrong axis gives wrong numbers instead of an error."""
+    import torch
+
+    generator = torch.Generator().manual_seed(3)
+    cases = []
+    for N, gammas, multiplier, done in (
+            (7, (0.1, 0.9, 0.95, 0.97, 0.99, 0.995, 0.999), 10.0, 0.3),  # the agent's default gammas
+            (32, (0.9, 0.99, 0.999), 100.0, 0.2),
+            (1, (0.99,), 1.0, 0.0),
+            (5, (0.9, 0.99), 10.0, 1.0),  # every step terminal
+            (6, (0.5, 0.9, 0.99, 0.999), 0.5, 0.0)):  # no step terminal
+        rewards = torch.randn(N, generator=generator)
+        not_done = (torch.rand(N, generator=generator) >= done).float()
+        if 0.0 < done < 1.0:
+            not_done[:2] = torch.tensor([0.0, 1.0])  # at least one terminal and one non-terminal step
+        q_next = 10 * torch.randn(N, len(gammas), generator=generator)
+        cases.append((rewards, not_done, q_next, torch.tensor(gammas), multiplier))
+    return cases
+
+
+_AXES_HINT = ("rewards and not_done run along the rows n (shape (N,)), gammas along the columns g (shape (G,)): "
+              "give each vector the right axis ([:, None] or [None, :]) so that they broadcast to (N, G).")
+
+
+def check_td_target(fn: Callable | None) -> bool | None:
+    """04.7: ``fn(rewards, not_done, q_next, gammas, reward_multiplier) -> (N, G)`` TD targets, one per step and
+    discount factor, y = R r + gamma_g (1 - d) Q_next[:, g], as the agent's loss computes them."""
+    import itertools
+
+    import torch
+
+    exercise = "04.7"
+    verdict = _start(exercise, fn, "td_target")
+    if verdict is not _GO_ON:
+        return verdict
+    for index, (rewards, not_done, q_next, gammas, multiplier) in enumerate(_td_target_cases()):
+        N, G = q_next.shape
+        result, error = _call(fn, rewards, not_done, q_next, gammas, multiplier)
+        shapes = error is not None and any(word in error for word in ("size of tensor", "broadcast", "shape"))
+        verdict = _returned(exercise, index, result, error, _AXES_HINT if shapes else "")
+        if verdict is not _GO_ON:
+            return verdict
+        r, alive, g = rewards.double(), not_done.double(), gammas.double()
+        q = q_next.double()
+        truth = multiplier * r[:, None] + g[None, :] * alive[:, None] * q
+        if _matches(result, truth):
+            continue
+        y = _as_tensor(result)
+        if y is None or tuple(y.shape) != (N, G):
+            return _wrong(exercise, f"return one target per step and discount factor, shape (N, G) = ({N}, {G}); "
+                                    f"yours is {_shape_of(result)}.")
+        mistakes = [
+            (multiplier * (r[:, None] + g[None, :] * alive[:, None] * q),
+             "the reward multiplier scales the reward only: Q_next is already in multiplied units."),
+            (multiplier * r[:, None] + g[None, :] * q,
+             "a terminal step has no next state to bootstrap from: multiply the bootstrap term by not_done."),
+            (multiplier * r[:, None] + g[None, :] * (1 - alive[:, None]) * q,
+             "not_done is already 1 - d: it is 1 where the episode goes on."),
+        ]
+        if N == G:  # every way of putting the three vectors on an axis, the right one excepted
+            rows, columns = (lambda x: x[:, None]), (lambda x: x[None, :])
+            for on_r, on_alive, on_g in itertools.product((rows, columns), repeat=3):
+                mistakes.append((multiplier * on_r(r) + on_g(g) * on_alive(alive) * q, _AXES_HINT))
+        for wrong_value, hint in mistakes:
+            if _matches(y, wrong_value):
+                return _wrong(exercise, hint)
+        return _wrong(exercise, "y[n, g] = R r_n + gamma_g (1 - d_n) Q_next[n, g]: check each term on a small example.")
+    return _right(exercise, "One target per discount factor from the same transition: the agent's critic learns "
+                            "every horizon at once.")
 
 
 # -- 05 in-context adaptation ---------------------------------------------------------------------
@@ -533,6 +965,79 @@ def check_mse_loss_share(answer, scales: Sequence[float]) -> bool | None:
     if _close(float(answer), linear, 0.05):
         return _wrong("07.1", "that is the share of the *gradient* (linear in the error); the loss is squared.")
     return _wrong("07.1", "task k's loss is proportional to c_k^2: divide the smallest c_k^2 by the sum over tasks.")
+
+
+
+def _popart_cases():
+    """[(w (H, G), b (G,), mu_old, sigma_old, mu_new, sigma_new (G,) each, w' and b' of ``PopArt.update``)].
+
+    The statistics are those of a real :class:`PopArt` before and after one update with step 1 (which sets
+    them to the batch's moments); the last case leaves them where they were."""
+    import torch
+
+    from .popart import PopArt
+
+    generator = torch.Generator().manual_seed(4)
+    cases = []
+    for H, G, moves in ((16, 3, True), (4, 1, True), (8, 7, True), (5, 2, False)):
+        w = torch.randn(H, G, generator=generator) / math.sqrt(H)
+        b = 0.5 * torch.randn(G, generator=generator)
+        mu, sigma = 3 * torch.randn(G, generator=generator), 0.5 + 10 * torch.rand(G, generator=generator)
+        popart = PopArt(G, step=1.0)
+        popart.mean.copy_(mu)
+        popart.second_moment.copy_(sigma ** 2 + mu ** 2)
+        mu_old, sigma_old = popart.mean.clone(), popart.sigma.clone()
+        if moves:
+            mu = mu + torch.randn(G, generator=generator)
+            sigma = sigma * torch.exp(0.5 * torch.randn(G, generator=generator))
+        targets = torch.stack([mu - sigma, mu + sigma])  # (2, G): mean mu, standard deviation sigma
+        w_new, b_new = w.clone(), b.clone()
+        popart.update(targets, torch.ones(2, dtype=torch.bool), layers=[(w_new, b_new, torch.arange(G))])
+        cases.append((w, b, mu_old, sigma_old, popart.mean.clone(), popart.sigma.clone(), w_new, b_new))
+    return cases
+
+
+def check_popart_rescale(fn: Callable | None) -> bool | None:
+    """07.7: ``fn(w, b, mu_old, sigma_old, mu_new, sigma_new) -> (w', b')`` for a last layer x = h @ w + b read
+    as Q = sigma x + mu, such that every Q is unchanged; compared with what ``PopArt.update`` does."""
+    exercise = "07.7"
+    verdict = _start(exercise, fn, "rescale")
+    if verdict is not _GO_ON:
+        return verdict
+    for index, (w, b, mu_old, sigma_old, mu_new, sigma_new, w_true, b_true) in enumerate(_popart_cases()):
+        result, error = _call(fn, w, b, mu_old, sigma_old, mu_new, sigma_new)
+        verdict = _returned(exercise, index, result, error)
+        if verdict is not _GO_ON:
+            return verdict
+        if not isinstance(result, (tuple, list)) or len(result) != 2:
+            return _wrong(exercise, "return a pair (w_new, b_new).")
+        w_new, b_new = (_as_tensor(part) for part in result)
+        if w_new is None or b_new is None or w_new.shape != w.shape or b_new.shape != b.shape:
+            return _wrong(exercise, f"w_new must be shaped like w {tuple(w.shape)} and b_new like b {tuple(b.shape)}; "
+                                    f"yours are {_shape_of(result[0])} and {_shape_of(result[1])}.")
+        w_right = _matches(w_new, w_true, atol=1e-5, rtol=1e-4)
+        b_right = _matches(b_new, b_true, atol=1e-5, rtol=1e-4)
+        if w_right and b_right:
+            continue
+        if w_right and _matches(b_new, b):
+            return _wrong(exercise, "you left the bias as it was: the bias must absorb the change of sigma and the "
+                                    "change of mu too.")
+        if w_right and _matches(b_new, b * sigma_old / sigma_new, atol=1e-5, rtol=1e-4):
+            return _wrong(exercise, "the bias is rescaled but not shifted: it must also absorb the change of the "
+                                    "mean, mu_old - mu_new.")
+        if w_right and _matches(b_new, b + (mu_old - mu_new) / sigma_new, atol=1e-5, rtol=1e-4):
+            return _wrong(exercise, "the bias is shifted but not rescaled: like w, it must absorb the change of "
+                                    "sigma too.")
+        swapped_w = w * sigma_new / sigma_old
+        swapped_b = (sigma_new * b + mu_new - mu_old) / sigma_old
+        if ((not w_right and _matches(w_new, swapped_w, atol=1e-5, rtol=1e-4))
+                or (w_right and _matches(b_new, swapped_b, atol=1e-5, rtol=1e-4))):
+            return _wrong(exercise, "old and new are swapped: the new layer read with the *new* statistics must "
+                                    "give the outputs the old layer gave with the old ones.")
+        return _wrong(exercise, "write sigma_new (h w' + b') + mu_new = sigma_old (h w + b) + mu_old, then match the "
+                                "terms in h and the constant terms.")
+    return _right(exercise, "The outputs Q are preserved exactly, as PopArt.update does for the critic's last layer "
+                            "(and its target copy) whenever mu and sigma move.")
 
 
 # -- 08 the paper's benchmarks ------------------------------------------------------------------------

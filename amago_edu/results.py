@@ -114,10 +114,19 @@ PAPER_RESULTS = {
                "climber 21.9 / 16.7; Dep./Dep. climber 17.3 / 3.4 (Figs. 6-7)",
 }
 #: which benchmarks/multitask.py set and paper preset stand for each benchmark
+#: and which committed result file is the benchmark's CPU result (``load_result`` names)
 BENCHMARKS = {
-    "popgym": {"cpu_set": "popgym-mt", "paper_preset": "paper_popgym"},
-    "babyai": {"cpu_set": "babyai-mt", "paper_preset": "paper_babyai"},
-    "metaworld": {"cpu_set": "metaworld-ml1", "paper_preset": "paper_metaworld_ml45"},
-    "atari": {"cpu_set": "atari-2", "paper_preset": "paper_atari"},
-    "procgen": {"cpu_set": "procgen-easy", "paper_preset": "paper_procgen_easy"},
+    "popgym": {"cpu_set": "popgym-mt", "paper_preset": "paper_popgym", "result": "multitask_popgym-mt_mask_lg8_seed0.json"},
+    "babyai": {"cpu_set": "babyai-mt", "paper_preset": "paper_babyai", "result": "babyai_mt/seed0.json"},
+    "metaworld": {"cpu_set": "metaworld-ml1", "paper_preset": "paper_metaworld_ml45",
+                  "result": "multitask_metaworld-ml1.json"},
+    "atari": {"cpu_set": "atari-2", "paper_preset": "paper_atari", "result": "multitask_atari-2.json"},
+    "procgen": {"cpu_set": "procgen-easy", "paper_preset": "paper_procgen_easy", "result": "multitask_procgen-easy.json"},
 }
+
+
+def above_random_counts(record: dict) -> dict[str, int]:
+    """{attempt: tasks above random} of a per-task result: benchmarks/multitask.py's or the registry's."""
+    if "tasks_above_random" in record:
+        return record["tasks_above_random"]
+    return {attempt: len(tasks) for attempt, tasks in record["above_random"].items()}
