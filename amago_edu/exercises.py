@@ -664,7 +664,6 @@ def check_first_changed_step(answer, changed_step: int = 10) -> bool | None:
     return _wrong("04.3", "which is the first state that reads the changed token?")
 
 
-
 def _attended(T: int):
     """(T, T) bool: which key j each query t of a causal Block reads, measured by running PyTorch's attention
     as ``transformer.Block`` calls it (``is_causal=True``) with equal scores and one-hot values."""
@@ -750,23 +749,23 @@ def check_kv_cache_step(fn: Callable | None) -> bool | None:
         if out is None or tuple(out.shape) != tuple(truth.shape):
             return _wrong(exercise, f"return one output per batch row and head, shaped like q: {tuple(truth.shape)}; "
                                     f"yours is {_shape_of(result)}.")
-        keys, values = torch.cat([k_cache, k_new], dim=2), torch.cat([v_cache, v_new], dim=2)
-        hs = q.shape[-1]
-        mistakes = [
-            (lambda: F.scaled_dot_product_attention(q, k_cache, v_cache),
-             "the new step must attend to itself too: append k_new and v_new to the cache before the softmax."),
-            (lambda: F.scaled_dot_product_attention(q, keys, values, is_causal=True),
-             "with one query and t + 1 keys, is_causal=True aligns the mask top-left, so the query sees key 0 "
-             "only; the newest step may read every cached step: no mask is needed here."),
-        ] + [(lambda scale=scale: F.scaled_dot_product_attention(q, keys, values, scale=scale),
-              "scale the scores q.k by 1/sqrt(d_h), with d_h the head size (the last dimension of q).")
-             for scale in (1.0, 1.0 / hs, 1.0 / math.sqrt(q.shape[1] * hs), math.sqrt(hs))]
-        for wrong_value, hint in mistakes:
-            if k_cache.shape[2] > 0 and _matches(out, wrong_value(), atol=1e-5, rtol=1e-4):
-                return _wrong(exercise, hint)
         if k_cache.shape[2] == 0:
             return _wrong(exercise, "with an empty cache (the first step of a trial) the query attends to its own "
                                     "key only, so the output is v_new.")
+        keys, values = torch.cat([k_cache, k_new], dim=2), torch.cat([v_cache, v_new], dim=2)
+        hs = q.shape[-1]
+        mistakes = [
+            (F.scaled_dot_product_attention(q, k_cache, v_cache),
+             "the new step must attend to itself too: append k_new and v_new to the cache before the softmax."),
+            (F.scaled_dot_product_attention(q, keys, values, is_causal=True),
+             ("with one query and t + 1 keys, is_causal=True aligns the mask top-left, so the query sees key 0 "
+              "only; the newest step may read every cached step: no mask is needed here.")),
+        ] + [(F.scaled_dot_product_attention(q, keys, values, scale=scale),
+              "scale the scores q.k by 1/sqrt(d_h), with d_h the head size (the last dimension of q).")
+             for scale in (1.0, 1.0 / hs, 1.0 / math.sqrt(q.shape[1] * hs), math.sqrt(hs))]
+        for wrong_value, hint in mistakes:
+            if _matches(out, wrong_value, atol=1e-5, rtol=1e-4):
+                return _wrong(exercise, hint)
         return _wrong(exercise, "softmax over the t + 1 keys of q.k_j / sqrt(d_h), then the weighted sum of the "
                                 "values: compare yours with the last row of the full causal attention.")
     return _right(exercise, "The last row of full causal attention, in O(t) instead of O(t^2): what "
@@ -803,8 +802,6 @@ def check_td_target(fn: Callable | None) -> bool | None:
     """04.7: ``fn(rewards, not_done, q_next, gammas, reward_multiplier) -> (N, G)`` TD targets, one per step and
     discount factor, y = R r + gamma_g (1 - d) Q_next[:, g], as the agent's loss computes them."""
     import itertools
-
-    import torch
 
     exercise = "04.7"
     verdict = _start(exercise, fn, "td_target")
@@ -965,7 +962,6 @@ def check_mse_loss_share(answer, scales: Sequence[float]) -> bool | None:
     if _close(float(answer), linear, 0.05):
         return _wrong("07.1", "that is the share of the *gradient* (linear in the error); the loss is squared.")
     return _wrong("07.1", "task k's loss is proportional to c_k^2: divide the smallest c_k^2 by the sum over tasks.")
-
 
 
 def _popart_cases():

@@ -87,6 +87,21 @@ def gradient_scale_factors() -> tuple[float, float]:
     return 1.0, 1000.0
 
 
+def two_hot_encode(values, bins):
+    """02.4: s = symlog(y) clipped to [b_0, b_{N-1}]; k = the bin at or below s (at most N - 2, so that k + 1 is
+    a bin); the upper neighbour gets (s - b_k) / (b_{k+1} - b_k), the lower one the rest. Then the label's mean
+    sum_i label_i b_i is s exactly (App. A, Eqs. 5-7)."""
+    import torch
+
+    s = (torch.sign(values) * torch.log1p(values.abs())).clamp(bins[0], bins[-1])
+    below = (torch.searchsorted(bins, s, right=True) - 1).clamp(0, len(bins) - 2)
+    weight_above = (s - bins[below]) / (bins[below + 1] - bins[below])
+    label = torch.zeros(*s.shape, len(bins))
+    label.scatter_(-1, below.unsqueeze(-1), (1 - weight_above).unsqueeze(-1))
+    label.scatter_(-1, below.unsqueeze(-1) + 1, weight_above.unsqueeze(-1))
+    return label
+
+
 # -- 03 filtered BC actor -------------------------------------------------------------------------
 def filter_threshold(advantages, threshold: float = -1e-4) -> list[bool]:
     """03.1: 1[A > tau] with tau = -1e-4: [0.3, 0.0, -5e-5, -2e-4] -> [True, True, True, False]."""
@@ -104,6 +119,17 @@ def max_q_with_labels() -> bool:
     """03.3: True: at unit scale for every bandit none dominates the shared network. The catch is that
     dividing by c_k needs the task label k."""
     return True
+
+
+def filtered_bc_loss(log_prob, advantage, mask, threshold):
+    """03.4: Eq. 4, -1[A > tau] log pi(a|s), averaged over the valid steps; filtered-out steps count as 0.
+    The filter is built from the detached advantage (a 0/1 weight carries no gradient anyway, but detaching
+    says so), and an all-padding batch gives 0 instead of 0 / 0."""
+    import torch
+
+    weight = (advantage.detach() > threshold).to(log_prob.dtype)
+    per_step = torch.where(mask, -weight * log_prob, torch.zeros_like(log_prob))
+    return per_step.sum() / mask.sum().clamp(min=1)
 
 
 # -- 04 Transformer policy ------------------------------------------------------------------------
@@ -124,6 +150,29 @@ def first_changed_step(changed_step: int = 10) -> int:
     """04.3: the changed step itself: h_t reads tokens <= t, so states before it cannot change and every
     state from it on may. The TD target y_t uses h_{t+1}, which reads tokens <= t + 1 only."""
     return changed_step
+
+
+def causal_mask(T: int):
+    """04.5: query t (row) may read key j (column) when j <= t: the lower triangle, diagonal included."""
+    import torch
+
+    return torch.ones(T, T, dtype=torch.bool).tril()
+
+
+def kv_cache_step(q, k_cache, v_cache, k_new, v_new):
+    """04.6: the new key and value join the cache, then one softmax row over all t + 1 keys, scaled by
+    1/sqrt(d_h). No mask: every cached step is in the new step's past."""
+    import torch
+
+    keys, values = torch.cat([k_cache, k_new], dim=2), torch.cat([v_cache, v_new], dim=2)  # (B, nh, t + 1, hs)
+    scores = q @ keys.transpose(-2, -1) / math.sqrt(q.shape[-1])  # (B, nh, 1, t + 1)
+    return scores.softmax(-1) @ values  # (B, nh, 1, hs)
+
+
+def td_target(rewards, not_done, q_next, gammas, reward_multiplier):
+    """04.7: y[n, g] = R r_n + gamma_g (1 - d_n) Q_next[n, g]: the step's vectors as a column, gammas as a row.
+    The multiplier scales the reward only; Q_next is already in multiplied units."""
+    return reward_multiplier * rewards[:, None] + gammas[None, :] * not_done[:, None] * q_next
 
 
 # -- 05 in-context adaptation ---------------------------------------------------------------------
@@ -161,6 +210,13 @@ def mse_loss_share(scales) -> float:
     proportional to c_k^2; the smallest task's share is min c_k^2 / sum_k c_k^2 (about 1e-6 for x0.1 beside x100)."""
     squares = [float(c) ** 2 for c in scales]
     return min(squares) / sum(squares)
+
+
+def popart_rescale(w, b, mu_old, sigma_old, mu_new, sigma_new):
+    """07.7: sigma_new (h w' + b') + mu_new = sigma_old (h w + b) + mu_old for every h: the terms in h give
+    w' = w sigma_old / sigma_new, the constants b' = (sigma_old b + mu_old - mu_new) / sigma_new (App. A; van
+    Hasselt et al. 2016). The statistics are per output column, so they broadcast over w's last dimension."""
+    return w * sigma_old / sigma_new, (sigma_old * b + mu_old - mu_new) / sigma_new
 
 
 # -- 08 the paper's benchmarks ------------------------------------------------------------------------
