@@ -157,7 +157,7 @@ def _as_tensor(value):
         return value.detach()
     try:
         return torch.as_tensor(value)
-    except (TypeError, ValueError, RuntimeError):
+    except Exception:  # whatever the learner returned, a checker never raises
         return None
 
 
@@ -171,9 +171,18 @@ def _matches(value, truth, atol: float = 1e-5, rtol: float = 1e-5) -> bool:
     return bool(torch.allclose(value.double(), truth.double(), atol=atol, rtol=rtol))
 
 
+def _a(value) -> str:
+    """ "a float", "an int": the type of ``value`` with its article."""
+    name = type(value).__name__
+    return ("an " if name[0].lower() in "aeiou" else "a ") + name
+
+
 def _shape_of(value) -> str:
+    """How a result is shaped, for a hint: "(2, 3)", "a float", "a list of shape (4,)"."""
+    if hasattr(value, "shape"):
+        return str(tuple(value.shape))
     tensor = _as_tensor(value)
-    return str(tuple(tensor.shape)) if tensor is not None else f"a {type(value).__name__}"
+    return _a(value) + (f" of shape {tuple(tensor.shape)}" if tensor is not None and tensor.dim() else "")
 
 
 # -- 00 quickstart --------------------------------------------------------------------------------
@@ -547,7 +556,8 @@ def check_filtered_bc_loss(fn: Callable | None) -> bool | None:
         if verdict is not _GO_ON:
             return verdict
         if not isinstance(result, torch.Tensor) or result.numel() != 1:
-            return _wrong(exercise, f"return the loss as a one-number tensor, not {_shape_of(result)}.")
+            given = f"shape {tuple(result.shape)}" if isinstance(result, torch.Tensor) else _a(result)
+            return _wrong(exercise, f"return the loss as a one-number tensor (it is back-propagated), not {given}.")
         truth_in = log_prob.clone().requires_grad_(True)
         truth = filtered_bc_actor_loss(truth_in, advantage, mask, threshold)
         (truth_grad,) = torch.autograd.grad(truth, [truth_in])
@@ -831,7 +841,9 @@ def check_td_target(fn: Callable | None) -> bool | None:
             (multiplier * r[:, None] + g[None, :] * (1 - alive[:, None]) * q,
              "not_done is already 1 - d: it is 1 where the episode goes on."),
         ]
-        if N == G:  # every way of putting the three vectors on an axis, the right one excepted
+        if N == G:  # a transposed result, and every way of putting the three vectors on an axis
+            mistakes.append((truth.T, "rows are the steps n and columns the discount factors g, shape (N, G): "
+                                      "your targets are transposed."))
             rows, columns = (lambda x: x[:, None]), (lambda x: x[None, :])
             for on_r, on_alive, on_g in itertools.product((rows, columns), repeat=3):
                 mistakes.append((multiplier * on_r(r) + on_g(g) * on_alive(alive) * q, _AXES_HINT))

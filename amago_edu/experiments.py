@@ -4,6 +4,7 @@
     python -m amago_edu.experiments run frozen_lake --seed 0 [--threads 1]     # train, score, write the result
     python -m amago_edu.experiments score frozen_lake --seed 0 --run runs/fl   # score a run the entry's settings made
     python -m amago_edu.experiments report                  # RESULTS.md and README's CPU/GPU table from data/results/
+    python -m amago_edu.experiments export tmaze --seed 0 --artefact tmaze     # a notebook's committed agent
 
 An entry names a preset, its overrides, the seeds a claim rests on and how a trained agent is scored:
 
@@ -208,6 +209,29 @@ def write(record: dict, seed: int, out: str | Path | None = None, wall_s: float 
     return path
 
 
+def export(name: str, seed: int, artefact: str, run_root: str = "runs/registry", parts=None,
+           root: Path = RESULTS_DIR) -> Path:
+    """Commit the agent of a registry run as a notebook artefact (``data/checkpoints/<artefact>.pt``), with the
+    figures of its result file as ``meta``: the command, updates, training minutes, evaluations, the held-out
+    measurement or the per-task verdict."""
+    from .artefacts import PARTS, export_agent
+
+    results = {r["seed"]: r for r in load_results(name, root)}
+    if seed not in results:
+        raise ValueError(f"no data/results/{name}/seed{seed}.json: run the experiment first")
+    record = results[seed]
+    evals = record["curve"]
+    meta = {"command": f"python -m amago_edu.experiments run {name} --seed {seed}", "results": f"data/results/{name}/seed{seed}.json",
+            "updates": record["updates"], "train_minutes": record["train_wall_s"] / 60, "evals": evals,
+            "final_eval": evals[-1] if evals else None, "target": _get(name).target}
+    if record["scoring"] == "held_out":
+        meta["held_out"] = {"trials": record["trials"], "attempt_success": record["attempt"],
+                            "attempt_success_se": record["attempt_se"]}
+    else:
+        meta["above_random"] = record["above_random"]
+    return export_agent(Path(run_root) / f"{name}-seed{seed}", artefact, parts=tuple(parts or PARTS), meta=meta)
+
+
 def load_results(name: str, root: Path = RESULTS_DIR) -> list[dict]:
     """Every seed's result of entry ``name`` (sorted by seed); [] when none is committed."""
     return [json.loads(p.read_text()) for p in sorted((root / name).glob("seed*.json"),
@@ -279,6 +303,12 @@ def main(argv=None) -> int:
         else:
             p.add_argument("--run", required=True, help="the run folder to score")
     sub.add_parser("report", help="rewrite RESULTS.md from data/results/")
+    p = sub.add_parser("export", help="commit a registry run's agent as a notebook artefact (data/checkpoints/)")
+    p.add_argument("name", choices=sorted(REGISTRY))
+    p.add_argument("--seed", type=int, required=True)
+    p.add_argument("--artefact", required=True, help="artefact name, e.g. frozen_lake")
+    p.add_argument("--parts", nargs="+", default=None, help="agent parts to keep (default: all)")
+    p.add_argument("--run-root", default="runs/registry")
     args = parser.parse_args(argv)
     if args.command == "list":
         for name, entry in REGISTRY.items():
@@ -288,6 +318,14 @@ def main(argv=None) -> int:
         report()
         readme = RESULTS_MD.with_name("README.md")
         print(f"wrote {RESULTS_MD}" + (f" and the CPU/GPU table of {readme}" if update_readme(readme) else ""))
+        return 0
+    if args.command == "export":
+        try:
+            path = export(args.name, args.seed, args.artefact, args.run_root, args.parts)
+        except ValueError as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 2
+        print(f"wrote {path}")
         return 0
     if args.fast and args.out is None:
         parser.error("--fast results go to a scratch file: pass --out")

@@ -89,3 +89,17 @@ def test_readme_table_is_generated_between_its_markers(tmp_path):
     assert "`paper_babyai`" in text and "`babyai_mt`: not run yet" in text
     readme.write_text("no markers")
     assert not update_readme(readme, tmp_path)
+
+
+def test_export_writes_an_artefact_with_the_results_figures(tmp_path):
+    import amago_edu.artefacts as artefacts
+
+    results = tmp_path / "results"
+    run("tmaze", seed=0, threads=1, fast=True, run_root=str(tmp_path / "runs"), out=results / "tmaze" / "seed0.json")
+    path = experiments.export("tmaze", 0, str(tmp_path / "tmaze.pt"), run_root=str(tmp_path / "runs"), root=results)
+    agent, config, meta = artefacts.load_trained(path)
+    assert meta["updates"] == 4 and meta["command"] == "python -m amago_edu.experiments run tmaze --seed 0"
+    assert meta["held_out"]["trials"] == 4 and len(meta["held_out"]["attempt_success"]) == 1
+    assert meta["final_eval"]["update"] == 4 and config.env == "toy/tmaze"
+    with pytest.raises(ValueError, match="run the experiment first"):
+        experiments.export("tmaze", 5, str(tmp_path / "x.pt"), run_root=str(tmp_path / "runs"), root=results)
