@@ -102,6 +102,22 @@ BENCHMARK_ROWS = (
     ("Multi-game Procgen", (), "paper_procgen_easy", "easy, 275M steps (Figs. 6-7)"),
 )
 README_MARKERS = ("<!-- registry:cpu-gpu:start -->", "<!-- registry:cpu-gpu:end -->")
+HERO_MARKERS = ("<!-- registry:hero:start -->", "<!-- registry:hero:end -->")
+
+
+def hero_caption(root: Path = RESULTS_DIR) -> str:
+    """The README figure's caption, with the figures of the committed `make run` results."""
+    records = load_results("frozen_lake", root)
+    if not records:
+        return "*`make run`'s agent has no committed result yet (`python -m amago_edu.experiments run frozen_lake`).*"
+    means = np.array([r["attempt"] for r in records]).mean(0)
+    commits = sorted({r["provenance"]["commit"] for r in records})
+    return (f"*Success by attempt on {records[0]['trials']} held-out 4x4 maps per seed. `make run`'s agent (whole trial "
+            f"in context; mean of {len(records)} seeds of {records[0]['updates']:,} updates, code at "
+            f"{', '.join(commits)}) goes from {means[0]:.2f} in attempt 1 to {means[-1]:.2f} in attempt "
+            f"{len(means)}. Beside it: an agent whose context holds 4 steps and an untrained one "
+            f"(`benchmarks/context_length.py`), and the authors' code as run on a CPU, whose default agent is their "
+            f"AMAGO-1 `Agent`. Error bars: standard errors over trials. All figures: [RESULTS.md](RESULTS.md).*")
 
 
 def cpu_gpu_table(root: Path = RESULTS_DIR) -> str:
@@ -116,16 +132,17 @@ def cpu_gpu_table(root: Path = RESULTS_DIR) -> str:
 
 
 def update_readme(readme: Path, root: Path = RESULTS_DIR) -> bool:
-    """Replace the text between README_MARKERS with :func:`cpu_gpu_table`; False when the markers are missing."""
-    text = readme.read_text()
-    start, end = README_MARKERS
-    if start not in text or end not in text:
-        return False
-    head, rest = text.split(start, 1)
-    _, tail = rest.split(end, 1)
-    with atomic_path(readme) as tmp:
-        tmp.write_text(f"{head}{start}\n{cpu_gpu_table(root)}\n{end}{tail}")
-    return True
+    """Replace the text between README_MARKERS with :func:`cpu_gpu_table` and between HERO_MARKERS with
+    :func:`hero_caption`; False when the README has neither pair of markers."""
+    text, found = readme.read_text(), False
+    for (start, end), block in ((README_MARKERS, cpu_gpu_table(root)), (HERO_MARKERS, hero_caption(root))):
+        if start in text and end in text:
+            head, rest = text.split(start, 1)
+            text, found = f"{head}{start}\n{block}\n{end}{rest.split(end, 1)[1]}", True
+    if found:
+        with atomic_path(readme) as tmp:
+            tmp.write_text(text)
+    return found
 
 
 def _get(name: str) -> Experiment:

@@ -81,10 +81,14 @@ def test_readme_table_is_generated_between_its_markers(tmp_path):
     folder.mkdir()
     (folder / "seed0.json").write_text(json.dumps(held_out_record(0, [0.2, 0.6, 0.7, 0.8, 0.8])))
     readme = tmp_path / "README.md"
-    readme.write_text(f"intro\n{README_MARKERS[0]}\nold table\n{README_MARKERS[1]}\nafter\n")
+    from amago_edu.experiments import HERO_MARKERS
+
+    readme.write_text(f"intro\n{HERO_MARKERS[0]}\nold caption\n{HERO_MARKERS[1]}\n"
+                      f"{README_MARKERS[0]}\nold table\n{README_MARKERS[1]}\nafter\n")
     assert update_readme(readme, tmp_path)
     text = readme.read_text()
-    assert text.startswith("intro\n") and text.endswith("after\n") and "old table" not in text
+    assert text.startswith("intro\n") and text.endswith("after\n") and "old table" not in text and "old caption" not in text
+    assert "mean of 1 seeds of 15,000 updates, code at abc1234) goes from 0.20 in attempt 1 to 0.80 in attempt 5" in text
     assert "`frozen_lake`: success by attempt, mean of 1 seeds: 0.20 / 0.60 / 0.70 / 0.80 / 0.80" in text
     assert "`paper_babyai`" in text and "`babyai_mt`: not run yet" in text
     readme.write_text("no markers")
