@@ -90,7 +90,9 @@ def test_no_citations_of_internal_notes(path):
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.stem)
 def test_exercises_take_an_answer_and_call_a_checker(notebook):
     """An exercise cell holds the learner's answer (``answer = None`` until filled in) and calls a checker from
-    amago_edu.exercises; it does not compute the answer and assert against it in the open."""
+    amago_edu.exercises; it does not compute the answer and assert against it in the open. An exercise that asks
+    for a function holds a stub instead (``def f(...)`` whose body is ``return None  # your code here``) and calls
+    the checker on that function."""
     cells = [c for c in json.loads(notebook.read_text())["cells"] if c["cell_type"] == "code"]
     for cell in cells:
         source = "".join(cell["source"])
@@ -99,6 +101,14 @@ def test_exercises_take_an_answer_and_call_a_checker(notebook):
             f"from amago_edu.exercises:\n{source}")
         if "from amago_edu.exercises import" not in source:
             continue
-        assert re.search(r"^answer = None  # ", source, re.MULTILINE), f"{notebook.name}: no `answer = None` placeholder"
-        assert re.search(r"^check_\w+\(answer\b", source, re.MULTILINE), f"{notebook.name}: checker not called on `answer`"
+        functions = re.findall(r"^def (\w+)\(", source, re.MULTILINE)
+        if functions:  # write-a-function exercise: one stub, then the checker on it
+            assert len(functions) == 1, f"{notebook.name}: one function stub per exercise cell"
+            assert re.search(r"^    return None  # your code here$", source, re.MULTILINE), (
+                f"{notebook.name}: the stub must `return None  # your code here`")
+            assert re.search(rf"^check_\w+\({functions[0]}\)$", source, re.MULTILINE), (
+                f"{notebook.name}: checker not called on `{functions[0]}`")
+        else:
+            assert re.search(r"^answer = None  # ", source, re.MULTILINE), f"{notebook.name}: no `answer = None` placeholder"
+            assert re.search(r"^check_\w+\(answer\b", source, re.MULTILINE), f"{notebook.name}: checker not called on `answer`"
         assert "assert" not in source and "correct!" not in source, f"{notebook.name}: the cell checks in the open"
