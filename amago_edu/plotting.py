@@ -455,3 +455,68 @@ class LiveCurve:
         # One batched message to the front-end per call instead of one per property.
         with fig.batch_update():
             self._fill(fig)
+
+
+# ----------------------------------------------------------------------------------------------
+# The return-scale imbalance, as a figure a notebook's sliders redraw (notebook 02)
+# ----------------------------------------------------------------------------------------------
+def imbalance_numbers(scale: float, reward_multiplier: float = 10.0, num_bins: int = 64, value_range: float = 1e5,
+                      seed: int = 0) -> dict:
+    """Two tasks share a small network: task A's rewards are +-1, task B's +-``scale``; both are multiplied by
+    ``reward_multiplier`` (inside the loss, as AMAGO does). Returns each task's share of the gradient on the shared
+    layer under an MSE critic and under a two-hot cross-entropy critic (``{"mse": [a, b], "two_hot": [a, b]}``,
+    measured on one batch at initialisation), and the distance in bins between the two-hot labels of +r and -r
+    for the smaller task's reward r (``"label_distance"``; below 1 the critic cannot tell the two apart)."""
+    import torch
+    import torch.nn.functional as F
+
+    from .twohot import TwoHot, symlog
+
+    if not scale > 0 or not reward_multiplier > 0 or int(num_bins) < 2:
+        raise ValueError(f"scale and reward_multiplier must be > 0 and num_bins >= 2, got {scale}, "
+                         f"{reward_multiplier}, {num_bins}")
+    twohot = TwoHot(int(num_bins), -value_range, value_range)
+    g = torch.Generator().manual_seed(seed)
+    torch_state = torch.get_rng_state()
+    torch.manual_seed(seed)
+    trunk, mse_head, bins_head = torch.nn.Linear(4, 16), torch.nn.Linear(16, 1), torch.nn.Linear(16, int(num_bins))
+    torch.set_rng_state(torch_state)
+    shares = {"mse": [], "two_hot": []}
+    for kind in shares:
+        norms = []
+        for task_scale in (1.0, scale):
+            x = torch.randn(64, 4, generator=g)
+            y = reward_multiplier * task_scale * (torch.randint(2, (64,), generator=g).float() * 2 - 1)
+            trunk.zero_grad()
+            features = torch.tanh(trunk(x))
+            if kind == "mse":
+                loss = (mse_head(features).squeeze(-1) - y).pow(2).mean()
+            else:
+                loss = -(twohot.encode(y) * F.log_softmax(bins_head(features), -1)).sum(-1).mean()
+            loss.backward()
+            norms.append(float(torch.cat([p.grad.flatten() for p in trunk.parameters()]).norm()))
+        shares[kind] = [n / sum(norms) for n in norms]
+    r = reward_multiplier * min(1.0, scale)
+    width = float(twohot.bins[1] - twohot.bins[0])
+    return {**shares, "label_distance": float(2 * symlog(torch.tensor(r)) / width), "reward": r}
+
+
+def imbalance_figure(scale: float, reward_multiplier: float = 10.0, num_bins: int = 64) -> go.Figure:
+    """Each task's share of the shared gradient (MSE vs two-hot critic) and the smaller task's +r / -r label
+    distance in bins, for notebook 02's sliders (:func:`imbalance_numbers`)."""
+    numbers = imbalance_numbers(scale, reward_multiplier, num_bins)
+    fig = make_subplots(rows=1, cols=2, column_widths=[0.6, 0.4], subplot_titles=(
+        "share of the gradient on the shared layer", "two-hot labels of +r and -r, smaller task"))
+    for i, name in enumerate(("task A (rewards +-1)", f"task B (rewards +-{scale:.3g})")):
+        fig.add_trace(go.Bar(x=["MSE critic", "two-hot critic"], y=[numbers["mse"][i], numbers["two_hot"][i]],
+                             name=name, text=[f"{numbers['mse'][i]:.0%}", f"{numbers['two_hot'][i]:.0%}"]), 1, 1)
+    apart = numbers["label_distance"] >= 1
+    fig.add_trace(go.Bar(x=[f"r = {numbers['reward']:.3g}"], y=[numbers["label_distance"]], showlegend=False,
+                         marker_color="#54A24B" if apart else "#E45756",
+                         text=[f"{numbers['label_distance']:.2f} bins" + ("" if apart else ": below one bin")]), 1, 2)
+    fig.add_hline(y=1.0, line=dict(dash="dot", color="grey"), row=1, col=2)
+    fig.update_yaxes(range=[0, 1], tickformat=".0%", row=1, col=1)
+    fig.update_yaxes(title_text="distance in bins", rangemode="tozero", row=1, col=2)
+    fig.update_layout(title=f"scale x{scale:.3g}, reward multiplier {reward_multiplier:.3g}, {int(num_bins)} bins",
+                      template=TEMPLATE, height=HEIGHT, barmode="group", legend=dict(orientation="h", y=-0.15))
+    return fig

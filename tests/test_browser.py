@@ -1,11 +1,12 @@
-"""JupyterLab in a real browser: the two-hot widget of notebook 02 and the live curve of the quickstart.
+"""JupyterLab in a real browser: the two-hot and imbalance widgets of notebook 02 and the live curve of the quickstart.
 
 Starts JupyterLab on 127.0.0.1 (random free port, random token) over a temporary folder holding the
 cells under test (the notebook's own cells, from its parameters cell down to the cell under test, in
 FAST mode), opens each notebook with Playwright driving Debian's Chromium, runs its cells one after the
 other with Shift+Enter, and asserts that the widget and the plotly figures render with no JavaScript
 errors. The two-hot widget is then used as a reader would: its |y| slider is dragged and its "negative"
-box ticked, and the figure must follow (its title shows the slider's value, its bars move). Screenshots
+box ticked, and the figure must follow (its title shows the slider's value, its bars move); the imbalance widget's
+scale slider is dragged to about 0.01 and its figure must mark the small task's labels as less than one bin apart. Screenshots
 go to the test's temporary folder. ``make test`` installs chromium (Debian) and playwright (PyPI, no
 browser download). Deselect with ``-m "not browser"``.
 """
@@ -36,6 +37,8 @@ CASES = {
     "two_hot_widget": ("02_two_hot_critic.ipynb", "explorer = widgets.interactive(",
                        [".widget-slider", ".widget-checkbox", ".js-plotly-plot"]),
     "live_curve": ("00_quickstart.ipynb", "live = LiveCurve(", [".js-plotly-plot"]),
+    "imbalance_widget": ("02_two_hot_critic.ipynb", "imbalance = widgets.interactive(",
+                         [".widget-slider", ".js-plotly-plot"]),
 }
 
 
@@ -149,6 +152,38 @@ def use_two_hot_widget(page, widget) -> None:
     wait_for_title(page, widget, lambda y: y == pytest.approx(-moved, rel=1e-6), "negative ticked")
 
 
+def use_imbalance_widget(page, widget) -> None:
+    """Drag the scale slider from 100 down to about 0.01: the title must show the new scale and the smaller task's
+    +r / -r label distance must fall below one bin (its bar's text says so)."""
+    plot = widget.locator(".js-plotly-plot").first
+
+    def title() -> str:
+        return plot.locator(".gtitle").first.text_content() or ""
+
+    for _ in range(100):
+        if title().startswith("scale x100,"):
+            break
+        page.wait_for_timeout(200)
+    assert title().startswith("scale x100,"), f"unexpected first title {title()!r}"
+    handle = widget.locator(".widget-slider .noUi-handle").first
+    handle.scroll_into_view_if_needed()
+    box, track = handle.bounding_box(), widget.locator(".widget-slider .noUi-target").first.bounding_box()
+    y = box["y"] + box["height"] / 2
+    page.mouse.move(box["x"] + box["width"] / 2, y)
+    page.mouse.down()  # exponent 2 of -3..4 to a seventh of the track: about 10^-2
+    page.mouse.move(track["x"] + track["width"] / 7, y, steps=12)
+    page.mouse.up()
+    shown = float(widget.locator(".widget-slider .widget-readout").first.inner_text())
+    assert shown < 0.1, f"the dragged slider shows scale {shown}, expected about 0.01"
+    for _ in range(100):
+        if title().startswith(f"scale x{shown:.3g},"):
+            break
+        page.wait_for_timeout(200)
+    assert title().startswith(f"scale x{shown:.3g},"), f"the figure did not follow the slider: {title()!r}"
+    texts = plot.evaluate("(gd) => gd.data.map((trace) => (trace.text || []).join(' '))")
+    assert any("below one bin" in text for text in texts), texts
+
+
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_notebook_renders_in_jupyterlab(jupyterlab, case, tmp_path):
     from playwright.sync_api import sync_playwright
@@ -179,9 +214,10 @@ def test_notebook_renders_in_jupyterlab(jupyterlab, case, tmp_path):
             print(f"screenshot: {tmp_path / f'{case}.png'}")
         assert not notebook.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr'] "
                                     ":text('Traceback')").count(), "a cell raised"
-        if case == "two_hot_widget":
+        use = {"two_hot_widget": use_two_hot_widget, "imbalance_widget": use_imbalance_widget}.get(case)
+        if use is not None:
             try:
-                use_two_hot_widget(page, notebook.locator(".jp-OutputArea .widget-interact").last)
+                use(page, notebook.locator(".jp-OutputArea .widget-interact").last)
             finally:
                 page.screenshot(path=str(tmp_path / f"{case}_used.png"), full_page=True)
         browser.close()

@@ -301,3 +301,26 @@ def test_scored_attempt_bars_show_the_last_attempt_with_standard_errors():
     assert list(random.y) == [-0.1, None] and random.marker.pattern.shape == "/"
     with pytest.raises(ValueError, match="metric"):
         scored_attempt_bars(results, metric="loss")
+
+
+def test_imbalance_numbers_by_hand():
+    import math
+
+    from amago_edu.plotting import imbalance_figure, imbalance_numbers
+
+    # +r and -r sit at +-symlog(r) in symlog space; bins are 2 symlog(1e5) / (num_bins - 1) apart
+    numbers = imbalance_numbers(0.01, reward_multiplier=10.0, num_bins=64)
+    width = 2 * math.log1p(1e5) / 63
+    assert numbers["reward"] == pytest.approx(0.1)
+    assert numbers["label_distance"] == pytest.approx(2 * math.log1p(0.1) / width, rel=1e-5)
+    assert numbers["label_distance"] < 1  # the smaller task's +-0.1 fall inside one bin
+    assert imbalance_numbers(0.01, reward_multiplier=100.0, num_bins=64)["label_distance"] > 1
+    # MSE hands the larger task more and more of the gradient; the two-hot critic keeps both near half
+    mse_large = [imbalance_numbers(s)["mse"][1] for s in (1.0, 10.0, 100.0, 1e4)]
+    assert mse_large == sorted(mse_large) and mse_large[-1] > 0.99
+    for s in (0.01, 1.0, 100.0, 1e4):
+        assert all(0.3 < share < 0.7 for share in imbalance_numbers(s)["two_hot"])
+        assert sum(imbalance_numbers(s)["mse"]) == pytest.approx(1.0)
+    assert imbalance_figure(100.0, 10.0, 32).layout.title.text == "scale x100, reward multiplier 10, 32 bins"
+    with pytest.raises(ValueError, match="scale and reward_multiplier must be > 0"):
+        imbalance_numbers(0.0)
