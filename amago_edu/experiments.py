@@ -297,6 +297,20 @@ def report(root: Path = RESULTS_DIR, out: Path = RESULTS_MD) -> str:
             else:
                 above = "; ".join(f"attempt {a}: {len(t)} ({', '.join(t) or 'none'})" for a, t in r["above_random"].items())
                 lines.append(f"- seed {r['seed']}: {r['updates']:,} updates; above random by > 2 SE: {above}. {where}.")
+    probes = sorted((root / "probes").glob("*.json"))
+    if probes:
+        lines += ["", "## Probes of trained agents", "",
+                  "`benchmarks/probe.py`: the share of replay actions the filter keeps with the sampled and the exact V(s), "
+                  "and how far the policy moves (total variation) when one input alone is swapped between two windows.", ""]
+        for path in probes:
+            r = json.loads(path.read_text())
+            shares = r["filter_shares"]
+            kept = ("" if not shares else f"filter keeps {shares['sampled']:.3f} +- {shares['sampled_se']:.3f} (sampled V(s)) "
+                    f"vs {shares['exact']:.3f} (exact V(s)) of {shares['n']:,} state-gamma pairs; ")
+            moved = ", ".join(f"{k} {v:.3f}" for k, v in sorted(r["input_sensitivity"].items(), key=lambda kv: -kv[1])
+                              if k != "token_spread")
+            lines.append(f"- `{r['source']}` ({r['env']}): {kept}policy change when swapping {moved}; token spread "
+                         f"{r['input_sensitivity']['token_spread']:.2f}. `{r['command']}`, commit {r['provenance']['commit']}.")
     text = "\n".join(lines) + "\n"
     with atomic_path(out) as tmp:
         tmp.write_text(text)

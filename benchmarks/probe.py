@@ -3,6 +3,7 @@
     python benchmarks/probe.py runs/main-<stamp>              # a run folder (its last checkpoint)
     python benchmarks/probe.py babyai-mt                      # a committed artefact (data/checkpoints/<name>.pt)
     python benchmarks/probe.py runs/main-<stamp> --windows 64 --draws 16
+    python benchmarks/probe.py babyai-mt --out data/results/probes/babyai-mt.json   # kept: RESULTS.md shows it
 
 The agent plays fresh trials of its training split (exploring with the run's ``epsilon_end``, as late replay
 does) and the probes read windows of them (``amago_edu.diagnostics``):
@@ -17,12 +18,16 @@ does) and the probes read windows of them (``amago_edu.diagnostics``):
 from __future__ import annotations
 
 import argparse
+import json
+import shlex
+import sys
 from pathlib import Path
 
 import torch
 
 from amago_edu.artefacts import artefact_path, load_trained
 from amago_edu.diagnostics import filter_shares, input_sensitivity, play_batch
+from amago_edu.results import provenance
 from amago_edu.train import load_agent
 
 
@@ -48,6 +53,7 @@ def main(argv=None) -> int:
     parser.add_argument("--draws", type=int, default=16, help="samplings of V(s) averaged for the sampled share")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--out", default=None, help="also write the figures (with their provenance) to this JSON file")
     args = parser.parse_args(argv)
     for name in ("trials", "windows", "draws"):
         if getattr(args, name) < 2:
@@ -68,6 +74,14 @@ def main(argv=None) -> int:
         print("filter share: skipped (" + ("no critic in this artefact" if agent.discrete else "continuous actions")
               + ")")
     scores = input_sensitivity(agent, batch, seed=args.seed)
+    if args.out:
+        record = {"source": args.source, "env": config.env, "trials": args.trials, "windows": args.windows,
+                  "transitions": steps, "filter_shares": shares if has_critic and agent.discrete else None,
+                  "input_sensitivity": scores, "command": shlex.join(["python", "benchmarks/probe.py", *sys.argv[1:]]),
+                  "provenance": provenance()}
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(json.dumps(record, indent=1) + "\n")
+    scores = dict(scores)
     spread = scores.pop("token_spread")
     print("policy change (total variation) when one input is swapped between windows:")
     for key, value in sorted(scores.items(), key=lambda item: -item[1]):

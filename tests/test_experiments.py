@@ -107,3 +107,25 @@ def test_export_writes_an_artefact_with_the_results_figures(tmp_path):
     assert meta["final_eval"]["update"] == 4 and config.env == "toy/tmaze"
     with pytest.raises(ValueError, match="run the experiment first"):
         experiments.export("tmaze", 5, str(tmp_path / "x.pt"), run_root=str(tmp_path / "runs"), root=results)
+
+
+def test_probe_script_writes_what_the_report_shows(tmp_path):
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    run("frozen_lake", seed=0, threads=1, fast=True, run_root=str(tmp_path / "runs"), out=tmp_path / "r.json")
+    out = tmp_path / "results" / "probes" / "fl.json"
+    result = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "probe.py"), str(tmp_path / "runs" / "frozen_lake-seed0"),
+                             "--trials", "4", "--windows", "4", "--draws", "2", "--out", str(out)],
+                            capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "filter keeps (A > -0.0001): sampled V(s)" in result.stdout and "token spread" in result.stdout
+    record = json.loads(out.read_text())
+    assert set(record["input_sensitivity"]) >= {"observation", "prev_action", "token_spread"}
+    text = report(tmp_path / "results", tmp_path / "RESULTS.md")
+    assert "## Probes of trained agents" in text and "filter keeps" in text and "policy change when swapping" in text
+    bad = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "probe.py"), str(tmp_path / "nothing")],
+                         capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert bad.returncode == 2 and "neither a run folder" in bad.stderr
