@@ -9,7 +9,7 @@ A checker prints one line and returns ``True`` (right), ``False`` (not yet, with
 (no answer yet: the placeholder ``None``, so a notebook run top to bottom, e.g. headless in FAST mode,
 never stops at an exercise). It never raises on a malformed answer, and where it can it computes the
 truth from first principles (the environment, the package's own modules, the run's files) rather than
-from a stored value. Reference solutions are in :mod:`amago_edu.solutions`; try first.
+from a stored value. Reference solutions are in ``solutions/solutions.py`` (outside the package); try first.
 
 Some exercises ask for a *function* that implements a piece of AMAGO-2 (the two-hot label, the filtered-BC
 loss, the causal mask, one key/value-cache step, the multi-gamma TD target, PopArt's rescale)::

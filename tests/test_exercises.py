@@ -1,10 +1,11 @@
 """Every exercise checker accepts the reference solution and refuses plausible mistakes, without revealing the answer.
 
 The checkers live in ``amago_edu.exercises`` (what the notebooks call), the solutions in
-``amago_edu.solutions``. Each case names a checker, its context arguments, wrong answers a learner could
+``solutions/solutions.py``. Each case names a checker, its context arguments, wrong answers a learner could
 plausibly give, and strings (the answer) that no message for a wrong or missing answer may contain.
 """
 
+import importlib.util
 import inspect
 import json
 
@@ -12,8 +13,14 @@ import numpy as np
 import pytest
 import torch
 
-from amago_edu import exercises, solutions
+from amago_edu import exercises
 from amago_edu.twohot import TwoHot
+from conftest import ROOT
+
+# the reference solutions live outside the package (solutions/solutions.py): loaded from their file
+_SPEC = importlib.util.spec_from_file_location("solutions", ROOT / "solutions" / "solutions.py")
+solutions = importlib.util.module_from_spec(_SPEC)
+_SPEC.loader.exec_module(solutions)
 
 
 @pytest.fixture(scope="module")

@@ -1,5 +1,7 @@
 """Reference solutions to the exercises of the notebooks. Try the exercise first.
 
+They live outside the package (``pip install`` does not ship them), so a learner has to come here on purpose.
+
 One function per checker in :mod:`amago_edu.exercises` (same name without ``check_``), taking the same
 context arguments and returning an answer that checker accepts; the docstring says why. The tests
 (``tests/test_exercises.py``) run every checker on these answers and on plausible wrong ones.
@@ -190,7 +192,7 @@ def first_full_attempt(attempt_length: int = 16, choices: Sequence[int] = (9, 17
 def lookalike_games(entries: dict | None = None) -> set[str]:
     """06.1: group the games by the observation entries they set; every game in a group of two or more is a
     lookalike (RepeatFirstEasy and RepeatPreviousEasy both show one of 4 cards in the same 4 entries)."""
-    from .exercises import _observation_entries, lookalike_games as group
+    from amago_edu.exercises import _observation_entries, lookalike_games as group
 
     return group(entries if entries is not None else _observation_entries())
 
@@ -198,7 +200,7 @@ def lookalike_games(entries: dict | None = None) -> set[str]:
 def layout_overlap(train_seeds: tuple[int, int] | None = None, eval_seeds: tuple[int, int] | None = None) -> bool:
     """06.2: half-open ranges [a, b) and [c, d) overlap iff max(a, c) < min(b, d); TRAIN_SEEDS ends where
     EVAL_SEEDS starts, so no held-out layout is a training one."""
-    from .envs.babyai import EVAL_SEEDS, TRAIN_SEEDS
+    from amago_edu.envs.babyai import EVAL_SEEDS, TRAIN_SEEDS
 
     (a, b), (c, d) = train_seeds or TRAIN_SEEDS, eval_seeds or EVAL_SEEDS
     return max(a, c) < min(b, d)
@@ -223,7 +225,7 @@ def popart_rescale(w, b, mu_old, sigma_old, mu_new, sigma_new):
 def rescaled_loss_ratio(scales: dict[str, float] | None = None) -> float:
     """08.1: coinrun x100 against climber x0.1 is a 1000x spread of returns, so of errors, and a 10^6 spread of
     squared errors, i.e. of MSE losses."""
-    from .envs.procgen import PROCGEN_EASY_RESCALED
+    from amago_edu.envs.procgen import PROCGEN_EASY_RESCALED
 
     scales = scales or PROCGEN_EASY_RESCALED
     return (max(scales.values()) / min(scales.values())) ** 2
