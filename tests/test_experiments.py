@@ -129,3 +129,26 @@ def test_probe_script_writes_what_the_report_shows(tmp_path):
     bad = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "probe.py"), str(tmp_path / "nothing")],
                          capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert bad.returncode == 2 and "neither a run folder" in bad.stderr
+
+
+def test_target_verdicts_by_hand():
+    from amago_edu.experiments import target_met
+
+    fl = REGISTRY["frozen_lake"]
+    good, short = held_out_record(0, [0.4, 0.6, 0.7, 0.8, 0.8]), held_out_record(1, [0.6, 0.6, 0.7, 0.8, 0.76])
+    assert target_met(fl, [good]).startswith("met: last attempt 0.80; last - first +0.40")
+    assert target_met(fl, [good, short]).startswith("NOT met")  # seed 1 gains only +0.16
+    tmaze = REGISTRY["tmaze"]
+    curve = lambda xs: [{"attempt_success": [x]} for x in xs]  # noqa: E731
+    assert target_met(tmaze, [{"seed": 0, "curve": curve([0.5, 0.96, 1.0, 0.97])}]) == "met: seed 0 held"
+    assert target_met(tmaze, [{"seed": 0, "curve": curve([0.96, 0.5, 1.0])}]) == "NOT met: seed 0 fell to 0.50"
+    assert target_met(tmaze, [{"seed": 0, "curve": curve([0.5, 0.9])}]) == "NOT met: seed 0 never reached"
+    babyai = REGISTRY["babyai_mt"]
+    records = [{"above_random": {"1": list("abcde"), "2": list("abcd")}},
+               {"above_random": {"1": [*"abcde", "babyai/OpenDoor"], "2": list("abcdef")}}]
+    assert target_met(babyai, records) == ("met: mean tasks above random attempt 1 5.5, attempt 2 5.0 (needs 5); "
+                                           "door or key levels above random: babyai/OpenDoor")
+    records[1]["above_random"]["1"][-1] = "f"
+    assert target_met(babyai, records).startswith("NOT met") and target_met(babyai, records).endswith("none")
+    assert target_met(babyai, records[:1]).startswith("NOT met")
+    assert target_met(babyai, []) == "-"
