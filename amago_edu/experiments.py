@@ -257,16 +257,33 @@ def load_results(name: str, root: Path = RESULTS_DIR) -> list[dict]:
                                                       key=lambda p: int(p.stem[4:]))]
 
 
+def _largest_fall(curve: list[dict]) -> float:
+    """The largest drop of the last attempt's evaluated success below its best so far, in standard errors of the
+    difference (0 for a curve that never falls)."""
+    worst, best = 0.0, None
+    for e in curve:
+        if not e.get("attempt_success") or e["attempt_success"][-1] is None:
+            continue
+        x, se = e["attempt_success"][-1], (e.get("attempt_success_se") or [0.0])[-1] or 0.0
+        if best is not None and best[0] > x:
+            worst = max(worst, (best[0] - x) / max(math.hypot(best[1], se), 1e-9))
+        if best is None or x > best[0]:
+            best = (x, se)
+    return worst
+
+
 def target_met(entry: Experiment, records: list[dict]) -> str:
     """Whether the committed seeds meet the entry's target, and the figure that decides it."""
     if not records or not entry.verdict:
         return "-"
-    if entry.verdict == "adapts":  # every seed: last >= 0.75 and last - first >= 0.25
+    if entry.verdict == "adapts":  # every seed: last >= 0.75, last - first >= 0.25, no fall > 2 SE from the best
         lasts = [r["attempt"][-1] for r in records]
         gains = [r["last_minus_first"] for r in records]
-        met = all(last >= 0.75 for last in lasts) and all(g >= 0.25 for g in gains)
+        falls = [_largest_fall(r["curve"]) for r in records]
+        met = all(last >= 0.75 for last in lasts) and all(g >= 0.25 for g in gains) and all(f <= 2 for f in falls)
         return (f"{'met' if met else 'NOT met'}: last attempt " + ", ".join(f"{x:.2f}" for x in lasts)
-                + "; last - first " + ", ".join(f"{g:+.2f}" for g in gains))
+                + "; last - first " + ", ".join(f"{g:+.2f}" for g in gains)
+                + "; largest fall of the curve below its best so far " + ", ".join(f"{f:.1f} SE" for f in falls))
     if entry.verdict == "holds":  # every seed: once an evaluation reaches 0.95, none after it falls below
         held = []
         for r in records:

@@ -136,7 +136,11 @@ def test_target_verdicts_by_hand():
 
     fl = REGISTRY["frozen_lake"]
     good, short = held_out_record(0, [0.4, 0.6, 0.7, 0.8, 0.8]), held_out_record(1, [0.6, 0.6, 0.7, 0.8, 0.76])
-    assert target_met(fl, [good]).startswith("met: last attempt 0.80; last - first +0.40")
+    assert target_met(fl, [good]).startswith("met: last attempt 0.80; last - first +0.40")  # its curve only rises
+    falling = {**good, "curve": [{"attempt_success": [0.8], "attempt_success_se": [0.03]},
+                                 {"attempt_success": [0.6], "attempt_success_se": [0.04]}]}
+    assert target_met(fl, [falling]).endswith("largest fall of the curve below its best so far 4.0 SE")  # 0.2 / 0.05
+    assert target_met(fl, [falling]).startswith("NOT met")
     assert target_met(fl, [good, short]).startswith("NOT met")  # seed 1 gains only +0.16
     tmaze = REGISTRY["tmaze"]
     curve = lambda xs: [{"attempt_success": [x]} for x in xs]  # noqa: E731
