@@ -27,8 +27,9 @@ Where we differ from the authors' code, and why:
   ``state_values``): the sign of the advantage then compares the replay action with the others, and a confident
   policy's own choice is judged by the critic instead of tying with itself (the authors' critic reads a softened
   one-hot replay action, which breaks such ties at random).
-- Discrete critic: one output block per action (the action picks a block instead of being an input),
-  and rows are grouped by action so Q(s, a) for one action per row costs one action's outputs.
+- Discrete critic: by default one output block per action (the action picks a block instead of being an input),
+  and rows are grouped by action so Q(s, a) for one action per row costs one action's outputs;
+  ``critic_action="input"`` feeds a one-hot action to the first layer instead, as the authors' ``MultiTaskAgent``.
 - The discount factor picks an output block of the critic (multi-head) instead of being an input.
 - The max-Q actor term for discrete actions uses the exact sum over actions (as the authors' ``Agent``).
 
@@ -252,7 +253,7 @@ class TimestepEncoder(nn.Module):
 
     def parts(self, obs: dict[str, torch.Tensor], augment: bool = False) -> dict[str, torch.Tensor]:
         """Each input's embedding before the fusion: {"flat" | "image" | "mission" | "pixels": (B, T, width)}
-        (with flat keys only, {"flat": the concatenated keys}). ``benchmarks/input_sensitivity.py`` reads them."""
+        (with flat keys only, {"flat": the concatenated keys}); :meth:`forward` fuses them into the token."""
         B, T = next(obs[k] for k in (*self.flat_keys, "image", "mission", PIXEL_KEY) if k in obs).shape[:2]
         out = {}
         if self.flat_keys:
