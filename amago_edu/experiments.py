@@ -114,11 +114,15 @@ def hero_caption(root: Path = RESULTS_DIR) -> str:
         return "*`make run`'s agent has no committed result yet (`python -m amago_edu.experiments run frozen_lake`).*"
     means = np.array([r["attempt"] for r in records]).mean(0)
     commits = sorted({r["provenance"]["commit"] for r in records})
+    context_file = root / "in_context_frozen_lake.json"
+    context_commit = (json.loads(context_file.read_text()).get("versions", {}).get("commit")
+                      if context_file.is_file() else None)
+    context_made = f"code at {context_commit}" if context_commit else "an earlier version of the code"
     return (f"*Success by attempt on {records[0]['trials']} held-out 4x4 maps per seed. `make run`'s agent (whole trial "
             f"in context; mean of {len(records)} seeds of {records[0]['updates']:,} updates, code at "
             f"{', '.join(commits)}) goes from {means[0]:.2f} in attempt 1 to {means[-1]:.2f} in attempt "
             f"{len(means)}. Beside it: an agent whose context holds 4 steps and an untrained one "
-            f"(`benchmarks/context_length.py`), and the authors' code as run on a CPU, whose default agent is their "
+            f"(`benchmarks/context_length.py`, {context_made}), and the authors' code as run on a CPU, whose default agent is their "
             f"AMAGO-1 `Agent`. Error bars: standard errors over trials. All figures: [RESULTS.md](RESULTS.md).*")
 
 
