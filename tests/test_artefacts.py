@@ -19,18 +19,21 @@ def fast_run(tmp_path_factory):
     return config
 
 
-def greedy_actions(agent, config, steps=12):
+def acting_policy(agent, config, steps=12):
+    """The acting policy's probabilities along one fixed walk (actions 0, 1, 2, ... whatever the agent prefers), so
+    two agents are compared on the same observations; a greedy walk would part ways at the first near-tie."""
     env = build_env_fn(config, 0, evaluation=True)(0)
     obs, _ = env.reset(seed=3)
-    cache, actions = agent.init_cache(1), []
+    cache, probs = agent.init_cache(1), []
     for t in range(steps):
         batch = obs_to_torch({k: v[None] for k, v in obs.items()}, torch.device("cpu"))
-        action = agent.act(batch, torch.tensor([t]), cache, sample=False)
-        actions.append(int(action[0]))
-        obs, _, terminated, truncated, _ = env.step(actions[-1])
+        with torch.no_grad():
+            token = agent.encoder({k: v.unsqueeze(1) for k, v in batch.items()}).squeeze(1)
+            probs.append(agent.actor(agent.transformer.step(token, torch.tensor([t]), cache))[0, -1])
+        obs, _, terminated, truncated, _ = env.step(t % env.action_space.n)
         if terminated or truncated:
             break
-    return actions
+    return torch.stack(probs)
 
 
 def test_export_then_load_keeps_the_policy_in_float16(fast_run, tmp_path):
@@ -48,7 +51,7 @@ def test_export_then_load_keeps_the_policy_in_float16(fast_run, tmp_path):
     assert loaded.loaded_parts == ("encoder", "transformer", "actor")
     for key, value in loaded.actor.state_dict().items():  # float16 round trip: within its relative precision
         torch.testing.assert_close(value, original.actor.state_dict()[key], rtol=1e-3, atol=1e-3)
-    assert greedy_actions(loaded, config) == greedy_actions(original, config)
+    torch.testing.assert_close(acting_policy(loaded, config), acting_policy(original, config), rtol=0, atol=5e-3)
 
 
 def test_bad_artefacts_are_refused_with_the_fix(fast_run, tmp_path):
