@@ -59,6 +59,7 @@ from .twohot import TwoHot, symlog
 
 CRITICS = ("two_hot", "popart", "mse")
 CRITIC_ACTIONS = ("blocks", "input")
+BC_LOG_PROBS = ("clamped", "softmax")
 ACTORS = ("filtered_bc", "max_q")
 STATE_VALUES = ("auto", "exact", "sampled")
 #: "auto" takes the exact V(s) = sum_a pi(a|s) Q(s, a) up to this many discrete actions, samples above
@@ -117,6 +118,11 @@ class AgentConfig:
     train their own action's outputs) or "input" (a one-hot action enters the first layer beside the state, as in the
     authors' ``MultiTaskAgent``: every action shares the layers; V(s) and the TD target cost one critic pass per
     sampled action). Continuous actions are always an input."""
+    bc_log_prob: str = "clamped"
+    """Discrete log pi(a_replay|s) in the filtered-BC loss: "clamped" (the log of the probabilities clamped to
+    [0.001, 0.99] and renormalised, as the authors' ``Discrete`` in ``amago/nets/policy_dists.py``; where the policy
+    saturates, the clamp passes no gradient, so BC can no longer move it) or "softmax" (log_softmax of the logits:
+    the gradient always flows). Acting uses the clamped probabilities either way."""
     num_policy_samples: int = 3
     """K: actions sampled from the policy for V(s) = mean_k Q(s, a_k) in the advantage (authors' code: 3)."""
     state_value: str = "auto"
@@ -137,6 +143,8 @@ class AgentConfig:
             raise ValueError(f"critic must be one of {CRITICS}, got {self.critic!r}")
         if self.actor not in ACTORS:
             raise ValueError(f"actor must be one of {ACTORS}, got {self.actor!r}")
+        if self.bc_log_prob not in BC_LOG_PROBS:
+            raise ValueError(f"bc_log_prob must be one of {BC_LOG_PROBS}, got {self.bc_log_prob!r}")
         if self.critic_action not in CRITIC_ACTIONS:
             raise ValueError(f"critic_action must be one of {CRITIC_ACTIONS}, got {self.critic_action!r}")
         if self.state_value not in STATE_VALUES:
@@ -448,19 +456,22 @@ class Actor(nn.Module):
         self.net = nn.Sequential(nn.Linear(state_dim, hidden), nn.LeakyReLU(), nn.Linear(hidden, hidden),
                                  nn.LeakyReLU(), nn.Linear(hidden, out))
 
-    def forward(self, state: torch.Tensor, action_mask: torch.Tensor | None = None):
+    def forward(self, state: torch.Tensor, action_mask: torch.Tensor | None = None, log_softmax: bool = False):
         """state (..., d) [, discrete action_mask (..., A) bool, True = valid] -> discrete probs (..., G, A),
-        or continuous (mean, std) each (..., G, D)."""
+        or continuous (mean, std) each (..., G, D). ``log_softmax``: discrete only, also return the unclamped
+        log-probabilities (..., G, A)."""
         out = self.net(state).float().unflatten(-1, (self.G, -1))
         if self.discrete:
-            if action_mask is None:
-                probs = F.softmax(out, dim=-1).clamp(0.001, 0.99)
-                return probs / probs.sum(-1, keepdim=True)
-            valid = action_mask.bool()
-            valid = (valid | ~valid.any(-1, keepdim=True)).unsqueeze(-2)  # (..., 1, A); padding (no valid action): all
-            probs = F.softmax(out.masked_fill(~valid, float("-inf")), dim=-1).clamp(0.001, 0.99)
-            probs = torch.where(valid, probs, torch.zeros((), device=probs.device))
-            return probs / probs.sum(-1, keepdim=True)
+            valid = None
+            if action_mask is not None:
+                valid = action_mask.bool()
+                valid = (valid | ~valid.any(-1, keepdim=True)).unsqueeze(-2)  # (..., 1, A); padding (none valid): all
+                out = out.masked_fill(~valid, float("-inf"))
+            probs = F.softmax(out, dim=-1).clamp(0.001, 0.99)
+            if valid is not None:
+                probs = torch.where(valid, probs, torch.zeros((), device=probs.device))
+            probs = probs / probs.sum(-1, keepdim=True)
+            return (probs, F.log_softmax(out, dim=-1)) if log_softmax else probs
         mean, log_std = out.chunk(2, dim=-1)
         log_std = -5.0 + 3.5 * (torch.tanh(log_std) + 1.0)
         return mean, log_std.exp()
@@ -719,8 +730,12 @@ class Agent(nn.Module):
         s, actions, G = step["s"], step["actions"], len(self.config.gammas)
         with record_function("actor_loss"):
             if self.discrete:
-                probs = self.actor(s, step["valid_now"])  # (N, G, A)
-                log_prob = torch.log(probs.gather(-1, actions.view(-1, 1, 1).expand(-1, G, 1))).squeeze(-1)
+                probs, log_softmax = self.actor(s, step["valid_now"], log_softmax=True)  # (N, G, A) each
+                chosen = actions.view(-1, 1, 1).expand(-1, G, 1)
+                if self.config.bc_log_prob == "softmax":
+                    log_prob = log_softmax.gather(-1, chosen).squeeze(-1)
+                else:
+                    log_prob = torch.log(probs.gather(-1, chosen)).squeeze(-1)
                 entropy = -torch.special.xlogy(probs.detach(), probs.detach()).sum(-1)
                 return {"probs": probs, "log_prob": log_prob, "entropy": entropy}
             mean, std = self.actor(s)

@@ -76,6 +76,9 @@ REGISTRY: dict[str, Experiment] = {
     "frozen_lake_critic_input": Experiment(
         "frozen_lake", "`make run` with the critic reading the action as an input (the authors' MultiTaskAgent)",
         overrides={"critic_action": "input"}, seeds=(0, 1)),
+    "frozen_lake_softmax_bc": Experiment(
+        "frozen_lake", "`make run` with the BC log-probability taken from log_softmax (no gradient lost to the clamp)",
+        overrides={"bc_log_prob": "softmax"}, seeds=(0,)),
     "tmaze": Experiment(
         "tmaze", "T-maze, 30-step corridor: recall the cue at the junction", trials=64,
         target="after first reaching 0.95, every later evaluation >= 0.95", verdict="holds"),

@@ -200,3 +200,15 @@ def test_input_sensitivity_is_zero_for_an_input_that_does_not_differ():
     assert scores["image"] > 0.0 and scores["token_spread"] > 0.0
     with pytest.raises(ValueError, match="at least 2"):
         input_sensitivity(agent, {k: (v[:1] if k != "obs" else {n: x[:1] for n, x in v.items()}) for k, v in batch.items()})
+
+
+@pytest.mark.parametrize("bc_log_prob, moves", [("clamped", False), ("softmax", True)])
+def test_a_saturated_policy_gets_a_bc_gradient_only_without_the_clamp(bc_log_prob, moves):
+    """A policy that puts 0.999 on action 2 is clamped to 0.99: the clamped log-probability of any replay action has
+    no gradient (filtered BC cannot move a saturated policy); log_softmax's always has one."""
+    saturated = torch.tensor([0.00025, 0.00025, 0.999, 0.00025, 0.00025])
+    agent = hand_built_agent(policy=saturated, q=torch.tensor([0.0, 5.0, 1.0, 0.0, 0.0]), bc_log_prob=bc_log_prob)
+    batch = batch_of(torch.full((4, 3), 1))  # the replay action is the better, rare one: A > 0, imitated
+    agent.loss(batch)["loss"].backward()
+    gradient = agent.actor.net[-1].bias.grad.abs().sum()
+    assert (gradient > 1e-3) is moves, float(gradient)
