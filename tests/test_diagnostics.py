@@ -211,4 +211,4 @@ def test_a_saturated_policy_gets_a_bc_gradient_only_without_the_clamp(bc_log_pro
     batch = batch_of(torch.full((4, 3), 1))  # the replay action is the better, rare one: A > 0, imitated
     agent.loss(batch)["loss"].backward()
     gradient = agent.actor.net[-1].bias.grad.abs().sum()
-    assert (gradient > 1e-3) is moves, float(gradient)
+    assert bool(gradient > 1e-3) == moves, float(gradient)
