@@ -350,7 +350,9 @@ def report(root: Path = RESULTS_DIR, out: Path = RESULTS_MD) -> str:
         lines += ["", f"## `{name}`", "", entry.description + ".", ""]
         for r in records:
             p = r["provenance"]
-            where = f"commit {p['commit']}, {p['date']}, {p['machine']}, torch {p['torch']} ({p['torch_threads']} threads)"
+            trained = ", ".join(dict.fromkeys(t["commit"] or "?" for t in r.get("trained_by", []))) or "not recorded"
+            where = (f"trained at {trained}, scored at {p['commit']} on {p['date']}; {p['machine']}, torch {p['torch']} "
+                     f"({p['torch_threads']} threads)")
             if r["scoring"] == "held_out":
                 cells = ", ".join(f"{m:.2f} +- {se:.2f}" for m, se in zip(r["attempt"], r["attempt_se"]))
                 best = max(r["curve"], key=lambda e: e["attempt_success"][-1] if e.get("attempt_success") and

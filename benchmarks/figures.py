@@ -74,7 +74,7 @@ def frozen_lake() -> None:
                     name="authors' code, their AMAGO-1 Agent, on a CPU (reference)")
     fig.update_layout(title="Meta frozen lake (held-out 4x4 maps, 5 attempts): success by attempt within a trial",
                       xaxis_title="attempt within the trial", yaxis_title="success rate", yaxis_range=[0, 1],
-                      template="plotly_white", legend=dict(orientation="h", y=-0.25))
+                      template="plotly_white", legend=dict(orientation="h", y=-0.25), xaxis=dict(dtick=1))
     save_png(fig, OUT / "frozen_lake_attempts.png", height=460)
     save_png(learning_curve(records[0]["curve"], metric="success",
                             title=f"Meta frozen lake: last-attempt success while training (seed {records[0]['seed']})"),

@@ -55,7 +55,7 @@ def test_report_is_made_from_the_result_files(tmp_path):
     # the mean of the two seeds by attempt, by hand: 0.3 / 0.6 / 0.7 / 0.8 / 0.7, last - first +0.4
     assert "mean of 2 seeds: 0.30 / 0.60 / 0.70 / 0.80 / 0.70; last - first +0.40" in text
     assert "best training-time evaluation (last attempt) at update 1,000" in text
-    assert "commit abc1234" in text
+    assert "trained at not recorded, scored at abc1234" in text
     assert "| `tmaze` |" in text and "not run yet" in text  # entries without results are listed as such
 
 
