@@ -86,10 +86,6 @@ REGISTRY: dict[str, Experiment] = {
         "babyai_mt", "8 BabyAI levels, k = 2 on one layout, 8,000 updates", scoring="per_task", trials=32,
         fast_env_kwargs={"max_steps": 8}, target=">= 5 of 8 levels above random in each attempt (mean of the seeds)",
         verdict="tasks:5:door"),
-    "babyai_mt_softmax_bc": Experiment(
-        "babyai_mt", "`babyai_mt` with the BC log-probability from log_softmax (no gradient lost to the clamp)",
-        scoring="per_task", overrides={"bc_log_prob": "softmax"}, trials=32, seeds=(0,),
-        fast_env_kwargs={"max_steps": 8}),
     "popgym_mt_mask": Experiment(
         "popgym_mt", "8 POPGym games (warm-up attempt), invalid actions masked, 10,000 updates", scoring="per_task",
         overrides={"invalid_actions": "mask"}, trials=32, target=">= 6 of 8 games above random", verdict="tasks:6"),
