@@ -1,7 +1,7 @@
 """The README's main job: train the default agent headless and show what it learned.
 
     python -m amago_edu.main                   # AMAGO-2 on meta frozen lake (preset "frozen_lake")
-    python -m amago_edu.main --minutes 3       # shorter
+    python -m amago_edu.main --minutes 3       # stop after 3 minutes (the summary says it stopped early)
     python -m amago_edu.main --notebooks       # instead, execute every notebook (FAST) into a run folder
 
 The preset's budget is a number of updates (with a time cap as a safety net), so what the run learns does not
@@ -47,7 +47,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m amago_edu.main", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--preset", default="frozen_lake", help="training preset (see amago_edu.config.PRESETS)")
-    parser.add_argument("--minutes", type=float, default=None, help="wall-time budget (default: the preset's)")
+    parser.add_argument("--minutes", type=float, default=None, help="time cap in minutes (default: the preset's; the budget is its updates)")
     parser.add_argument("--run-dir", default=None, help="run folder (default: runs/main-<date-time>)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--notebooks", action="store_true", help="execute the notebooks instead of training")
