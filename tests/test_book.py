@@ -191,14 +191,16 @@ def test_notebook_02_page_shows_figures_and_math(book, browser, tmp_path):
         assert figures.count() >= 3, f"only {figures.count()} plotly figures on the page"
         assert page.locator("mjx-container").first.is_visible(timeout=30_000), "no typeset equation"
         assert not page.locator("mjx-merror").count(), "MathJax could not typeset an equation"
-        # the slider cell: a static page has no kernel, so the figure is the one at the slider's initial value
-        note = page.locator(".cell_output :text('Interactive in JupyterLab')")
-        assert note.count() == 1
-        note.scroll_into_view_if_needed()
+        # the slider cells (the two-hot explorer, the imbalance widget): a static page has no kernel, so each figure
+        # is the one at its sliders' initial values
+        notes = page.locator(".cell_output :text('Interactive in JupyterLab')")
+        assert notes.count() == 2
+        notes.first.scroll_into_view_if_needed()
         page.wait_for_timeout(500)
         page.screenshot(path=str(tmp_path / "02_slider_cell.png"))
-        title = page.locator(".cell_output .plotly-graph-div .gtitle").first.text_content()  # an SVG <text>
-        assert title.startswith("y = 10,"), title
+        titles = [t.text_content() for t in page.locator(".cell_output .plotly-graph-div .gtitle").all()]  # SVG <text>
+        assert titles[0].startswith("y = 10,"), titles
+        assert any(t.startswith("scale x100, reward multiplier 10, 64 bins") for t in titles), titles
     finally:
         page.screenshot(path=str(tmp_path / "02_full.png"), full_page=True)
         print(f"screenshots: {tmp_path}")
