@@ -730,11 +730,12 @@ class Agent(nn.Module):
         s, actions, G = step["s"], step["actions"], len(self.config.gammas)
         with record_function("actor_loss"):
             if self.discrete:
-                probs, log_softmax = self.actor(s, step["valid_now"], log_softmax=True)  # (N, G, A) each
                 chosen = actions.view(-1, 1, 1).expand(-1, G, 1)
                 if self.config.bc_log_prob == "softmax":
+                    probs, log_softmax = self.actor(s, step["valid_now"], log_softmax=True)  # (N, G, A) each
                     log_prob = log_softmax.gather(-1, chosen).squeeze(-1)
                 else:
+                    probs = self.actor(s, step["valid_now"])  # (N, G, A)
                     log_prob = torch.log(probs.gather(-1, chosen)).squeeze(-1)
                 entropy = -torch.special.xlogy(probs.detach(), probs.detach()).sum(-1)
                 return {"probs": probs, "log_prob": log_prob, "entropy": entropy}
@@ -744,6 +745,14 @@ class Agent(nn.Module):
             return {"mean": mean, "std": std, "log_prob": log_prob, "entropy": entropy}
 
     @torch.no_grad()
+    def q_every_action(self, step: dict, hidden: torch.Tensor) -> torch.Tensor:
+        """Discrete: Q(s_t, a) of every action, mean of the critics, (N, G, A), no gradient; computed once per batch
+        (the max-Q actor needs it for V(s) and for its loss)."""
+        if "q_every" not in step:
+            step["q_every"] = self.all_action_values(hidden.detach(), step["s"].detach())
+        return step["q_every"]
+
+    @torch.no_grad()
     def state_value(self, step: dict, hidden: torch.Tensor, policy: dict) -> torch.Tensor:
         """V(s_t) for the advantage -> (N, G). Discrete: exact sum_a pi(a|s) Q(s, a), or the mean Q of K policy
         draws without the replay action (``state_values``); continuous: the mean Q of K policy samples."""
@@ -751,7 +760,7 @@ class Agent(nn.Module):
         with record_function("actor_loss"):
             if self.discrete:
                 if self.config.actor == "max_q":  # the max-Q term scores every action anyway: exact at no extra cost
-                    return (self.all_action_values(hidden.detach(), s) * policy["probs"]).sum(-1)
+                    return (self.q_every_action(step, hidden) * policy["probs"]).sum(-1)
                 return self.state_values(hidden.detach(), policy["probs"].detach(), s, replay=step["actions"])
             mean, std = policy["mean"].detach(), policy["std"].detach()
             samples = torch.tanh(mean.unsqueeze(0) + std.unsqueeze(0) * torch.randn(
@@ -768,9 +777,7 @@ class Agent(nn.Module):
                                               threshold=self.config.filter_threshold)
             s = step["s"].detach()
             if self.discrete:  # the gradient flows only through pi: Q of every action is a constant
-                with torch.no_grad():
-                    q_all = self.all_action_values(hidden.detach(), s)
-                q_policy = (q_all * policy["probs"]).sum(-1)
+                q_policy = (self.q_every_action(step, hidden) * policy["probs"]).sum(-1)
             else:  # a reparameterised sample through a frozen critic on a detached state
                 rsample = torch.tanh(policy["mean"] + policy["std"] * torch.randn_like(policy["mean"]))
                 q_policy = self.values(self.critic.per_gamma_actions(s, rsample, detach_params=True)).mean(0)

@@ -34,7 +34,7 @@ import numpy as np
 
 from .config import TrainConfig
 from .metrics import History
-from .results import DATA_DIR, SCORING, above_random, provenance
+from .results import DATA_DIR, SCORING, above_random, per_task_curves, provenance
 from .utils import atomic_path
 
 RESULTS_DIR = DATA_DIR / "results"
@@ -176,8 +176,8 @@ def score(name: str, seed: int, run_dir: str | Path, fast: bool = False) -> dict
     agent, config = load_agent(run_dir)
     expected = entry.config(seed, str(run_dir), fast=fast).to_dict()
     bookkeeping = {"run_dir", "num_threads", "overwrite", "resume", "device"}
-    differ = sorted(k for k, v in expected.items() if k not in bookkeeping and config.to_dict().get(k) != v
-                    and not (isinstance(v, tuple) and list(v) == config.to_dict().get(k)))
+    saved = config.to_dict()  # TrainConfig.load turns the JSON's lists back into tuples: a plain comparison holds
+    differ = sorted(k for k, v in expected.items() if k not in bookkeeping and saved.get(k) != v)
     if differ:
         raise ValueError(f"{run_dir} was not trained with {name!r}'s settings (differs in {differ}); "
                          f"train it with `python -m amago_edu.experiments run {name} --seed {seed}`")
@@ -202,11 +202,8 @@ def score(name: str, seed: int, run_dir: str | Path, fast: bool = False) -> dict
                    "random": evaluate_tasks(RandomPolicy(action_space(config), seed), config, trials, eval_seed)}
         metric, attempts = SCORING["babyai-mt" if config.env.startswith("babyai") else "popgym-mt"]
         attempts = [a % config.episodes_per_trial for a in attempts if -config.episodes_per_trial <= a < config.episodes_per_trial]
-        keep = ("trials", "normalized_return", "attempt_return", "attempt_success")
-        curves = [{"update": row["update"], "env_steps": row["env_steps"],
-                   "tasks": {task: {k: t[k] for k in keep if k in t} for task, t in row.get("tasks", {}).items()}}
-                  for row in history.evals]
-        record.update(set=config.env, metric=metric, trials_per_task=trials, results=results, curves=curves, above_random={
+        record.update(set=config.env, metric=metric, trials_per_task=trials, results=results,
+                      curves=per_task_curves(history.evals), above_random={
             str(a + 1): sorted(t for t in results["AMAGO-2"] if above_random(results["AMAGO-2"][t], results["random"][t],
                                                                              metric, a)) for a in attempts})
     return record

@@ -42,6 +42,15 @@ def provenance() -> dict:
             "python": platform.python_version(), "torch": torch.__version__, "torch_threads": torch.get_num_threads()}
 
 
+def per_task_curves(evals: list[dict]) -> list[dict]:
+    """Training-time evaluations, per task: ``[{update, env_steps, tasks: {task: {trials, normalized_return,
+    attempt_return, attempt_success}}}]`` (``eval_trials`` over the whole mixture, so a few trials per task)."""
+    keep = ("trials", "normalized_return", "attempt_return", "attempt_success")
+    return [{"update": row["update"], "env_steps": row["env_steps"],
+             "tasks": {task: {k: t[k] for k in keep if k in t} for task, t in row.get("tasks", {}).items()}}
+            for row in evals]
+
+
 def load_result(name: str) -> dict:
     """``data/results/<name>`` parsed as JSON; a clear error naming the command that makes it if it is missing."""
     path = DATA_DIR / "results" / name

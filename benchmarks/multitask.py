@@ -41,7 +41,7 @@ import numpy as np
 import torch
 
 from amago_edu.config import TrainConfig
-from amago_edu.results import SCORING, provenance, verdict_table
+from amago_edu.results import SCORING, per_task_curves, provenance, verdict_table
 from amago_edu.rollout import RandomPolicy
 from amago_edu.train import action_space, evaluate_tasks, load_agent, train
 from amago_edu.utils import resolve_device
@@ -93,14 +93,6 @@ def csv_rows(set_name: str, results: dict[str, dict[str, dict]]) -> list[dict]:
                 row[f"attempt{j}_success_se"] = "" if success is None or success_se is None else success_se
             rows.append(row)
     return rows
-
-
-def eval_curves(evals: list[dict]) -> list[dict]:
-    """Training-time evaluations, per task: ``[{update, env_steps, tasks: {task: {trials, normalized_return,
-    attempt_return, attempt_success}}}]`` (``eval_trials`` over the whole mixture, so a few trials per task)."""
-    keep = ("trials", "normalized_return", "attempt_return", "attempt_success")
-    return [{"update": row["update"], "env_steps": row["env_steps"],
-             "tasks": {task: {k: s[k] for k in keep} for task, s in row["tasks"].items()}} for row in evals]
 
 
 def versions() -> dict:
@@ -161,7 +153,7 @@ def run_set(set_name: str, args) -> dict:
               "train_wall_s": round(train_s, 1), "total_wall_s": round(total_s, 1), "results": results,
               "scoring": {"metric": metric, "attempts": attempts},
               "tasks_above_random": {str(attempt % config.episodes_per_trial + 1): n for attempt, n in above.items()},
-              "curves": eval_curves(history.evals)}
+              "curves": per_task_curves(history.evals)}
     stem.with_suffix(".json").write_text(json.dumps(record, indent=2) + "\n")
     print(f"\nwrote {stem}.csv and {stem}.json ({total_s:.0f} s)")
     return record
