@@ -94,6 +94,19 @@ REGISTRY: dict[str, Experiment] = {
         scoring="per_task", trials=32, target=">= 4 of 8 games above random", verdict="tasks:4"),
 }
 
+#: the return-scale ablation (Sec. 3, Eqs. 1-4; notebook 07): the 2x2 of critic and actor losses and the paper's
+#: Dep./Dep. baseline, on three POPGym games rescaled x0.1, x1 and x100, and, as the control that tells "scale
+#: imbalance" apart from "this loss does not learn these games in 4,000 updates", on the same games at x1 each
+ABLATION_VARIANTS = (("two_hot", "filtered_bc"), ("two_hot", "max_q"), ("mse", "filtered_bc"), ("mse", "max_q"),
+                     ("popart", "max_q"))
+for _critic, _actor in ABLATION_VARIANTS:
+    for _scales, _prefix, _what in (((0.1, 1.0, 100.0), "ablation", "rescaled x0.1 / x1 / x100"),
+                                    ((1.0, 1.0, 1.0), "ablation_equal", "at equal scales (x1 each), the control")):
+        REGISTRY[f"{_prefix}_{_critic}_{_actor}"] = Experiment(
+            "scale_ablation", f"return-scale ablation: {_critic} critic + {_actor} actor, 3 POPGym games {_what}, "
+            "4,000 updates", scoring="per_task", overrides={"critic": _critic, "actor": _actor, "reward_scales": _scales},
+            trials=32)
+
 
 #: the README's "laptop CPU or GPU" table: per benchmark, the registry entries that run it on a CPU and the paper
 #: preset for a GPU (App. A, Tables 1-2), with the paper's headline result (Sec. 4)
