@@ -27,9 +27,9 @@ Where we differ from the authors' code, and why:
   ``state_values``): the sign of the advantage then compares the replay action with the others, and a confident
   policy's own choice is judged by the critic instead of tying with itself (the authors' critic reads a softened
   one-hot replay action, which breaks such ties at random).
-- Discrete critic: by default one output block per action (the action picks a block instead of being an input),
-  and rows are grouped by action so Q(s, a) for one action per row costs one action's outputs;
+- Discrete critic: by default one output block per action (the action picks a block instead of being an input);
   ``critic_action="input"`` feeds a one-hot action to the first layer instead, as the authors' ``MultiTaskAgent``.
+  Reading the blocks of chosen actions only is a speed path of its own (``amago_edu.grouped``, ``critic_outputs``).
 - The discount factor picks an output block of the critic (multi-head) instead of being an input.
 - The max-Q actor term for discrete actions uses the exact sum over actions (as the authors' ``Agent``).
 
@@ -53,12 +53,14 @@ from torch.autograd.profiler import record_function
 
 from .losses import filtered_bc_actor_loss, masked_mean, max_q_actor_loss, mse_critic_loss, two_hot_critic_loss
 from .pixels import PIXEL_KEY, ImpalaCNN, pixel_shape, shift_part_of_batch
+from .grouped import grouped_outputs
 from .popart import PopArt
 from .transformer import CausalTransformer
 from .twohot import TwoHot, symlog
 
 CRITICS = ("two_hot", "popart", "mse")
 CRITIC_ACTIONS = ("blocks", "input")
+CRITIC_OUTPUTS = ("grouped", "gather")
 BC_LOG_PROBS = ("clamped", "softmax")
 ACTORS = ("filtered_bc", "max_q")
 STATE_VALUES = ("auto", "exact", "sampled")
@@ -118,6 +120,10 @@ class AgentConfig:
     train their own action's outputs) or "input" (a one-hot action enters the first layer beside the state, as in the
     authors' ``MultiTaskAgent``: every action shares the layers; V(s) and the TD target cost one critic pass per
     sampled action). Continuous actions are always an input."""
+    critic_outputs: str = "grouped"
+    """How a discrete critic reads Q(s, a) for chosen actions: "grouped" (rows sorted by action, one matmul per
+    action's output block: cost of the blocks used; ``amago_edu.grouped``) or "gather" (every action's outputs, then
+    pick: the plain way, A times the output layer's cost). Same values and gradients either way."""
     bc_log_prob: str = "clamped"
     """Discrete log pi(a_replay|s) in the filtered-BC loss: "clamped" (the log of the probabilities clamped to
     [0.001, 0.99] and renormalised, as the authors' ``Discrete`` in ``amago/nets/policy_dists.py``; where the policy
@@ -145,6 +151,8 @@ class AgentConfig:
             raise ValueError(f"actor must be one of {ACTORS}, got {self.actor!r}")
         if self.bc_log_prob not in BC_LOG_PROBS:
             raise ValueError(f"bc_log_prob must be one of {BC_LOG_PROBS}, got {self.bc_log_prob!r}")
+        if self.critic_outputs not in CRITIC_OUTPUTS:
+            raise ValueError(f"critic_outputs must be one of {CRITIC_OUTPUTS}, got {self.critic_outputs!r}")
         if self.critic_action not in CRITIC_ACTIONS:
             raise ValueError(f"critic_action must be one of {CRITIC_ACTIONS}, got {self.critic_action!r}")
         if self.state_value not in STATE_VALUES:
@@ -298,28 +306,6 @@ class TimestepEncoder(nn.Module):
 # ----------------------------------------------------------------------------------------------
 # Heads
 # ----------------------------------------------------------------------------------------------
-class _PermuteRows(torch.autograd.Function):
-    """x[:, perm] for a permutation ``perm`` of dim 1, whose backward is the gather grad[:, inverse]. Plain
-    indexing would scatter-add the gradient back (index_put with accumulate), a costly scatter on a CPU."""
-
-    @staticmethod
-    def forward(ctx, x, perm, inverse):
-        ctx.save_for_backward(inverse)
-        return x.index_select(1, perm)
-
-    @staticmethod
-    def backward(ctx, grad):
-        (inverse,) = ctx.saved_tensors
-        return grad.index_select(1, inverse), None, None
-
-
-def permute_rows(x: torch.Tensor, perm: torch.Tensor, inverse: torch.Tensor) -> torch.Tensor:
-    """x[:, perm] where ``perm`` is a permutation of x's dim 1 and ``inverse`` its inverse (inverse[perm] = arange)."""
-    if x.requires_grad:
-        return _PermuteRows.apply(x, perm, inverse)
-    return x.index_select(1, perm)
-
-
 class EnsembleLinear(nn.Module):
     """C independent linear layers applied as one batched matmul: (C, N, in) -> (C, N, out)."""
 
@@ -341,9 +327,10 @@ class CriticEnsemble(nn.Module):
     """
 
     def __init__(self, state_dim: int, action_dim: int, discrete: bool, ensemble: int, hidden: int,
-                 num_gammas: int, out_per_gamma: int):
+                 num_gammas: int, out_per_gamma: int, grouped: bool = True):
         super().__init__()
         self.discrete, self.G, self.K = discrete, num_gammas, out_per_gamma
+        self.grouped = grouped  # chosen actions' outputs by amago_edu.grouped (same values, cost of the blocks used)
         in_features = state_dim if discrete else state_dim + action_dim
         self.blocks = action_dim if discrete else 1
         self.layer1 = EnsembleLinear(ensemble, in_features, hidden)
@@ -364,15 +351,15 @@ class CriticEnsemble(nn.Module):
         return self.out(hidden).view(C, N, self.blocks, self.G, self.K)
 
     def chosen_action(self, hidden: torch.Tensor, actions: torch.Tensor | None = None) -> torch.Tensor:
-        """Outputs for one action per row, (C, N, h), actions (N,) -> (C, N, G, K).
-
-        Rows are grouped by action so each group is one batched matmul with that action's block of
-        the output layer: the cost of one action's outputs instead of all A, with gradients.
-        """
+        """Outputs for one action per row, (C, N, h), actions (N,) -> (C, N, G, K). ``grouped``: rows are grouped by
+        action, one batched matmul per action's block of the output layer (the cost of one action's outputs instead
+        of all A); otherwise every action's outputs are computed and the chosen one gathered."""
         C, N, _ = hidden.shape
         if self.blocks == 1:
             return self.out(hidden).view(C, N, self.G, self.K)
-        return self._grouped(hidden, actions, block=self.G * self.K).view(C, N, self.G, self.K)
+        if not self.grouped:  # every action's outputs, then the chosen one's
+            return self.all_actions(hidden)[:, torch.arange(N, device=actions.device), actions]
+        return grouped_outputs(self.out.weight, self.out.bias, hidden, actions, self.G * self.K).view(C, N, self.G, self.K)
 
     def chosen_action_per_gamma(self, hidden: torch.Tensor, actions: torch.Tensor, reduce=None) -> torch.Tensor:
         """Discrete: gamma g read with its own action a_g; (C, N, h), actions (N, G) -> (C, N, G, K),
@@ -393,33 +380,12 @@ class CriticEnsemble(nn.Module):
               reduce=None) -> torch.Tensor:
         """Discrete: output r is Q_{gammas[r]}(s_{rows[r]}, actions[r]); (C, N, h), three (R,) long tensors
         -> (C, R, K), or (C, R) with ``reduce`` as in :meth:`chosen_action_per_gamma`."""
+        if not self.grouped:  # every action's outputs, then the chosen (row, action, gamma) triples
+            out = self.all_actions(hidden)[:, rows, actions, gammas]  # (C, R, K)
+            return out if reduce is None else reduce(out, gammas)
         keys = actions * self.G + gammas  # output block of (a, g) pairs, K numbers each
         group_reduce = None if reduce is None else (lambda out, group_keys: reduce(out, group_keys % self.G))
-        return self._grouped(hidden, keys, block=self.K, source=rows, reduce=group_reduce)
-
-    def _grouped(self, hidden: torch.Tensor, keys: torch.Tensor, block: int,
-                 source: torch.Tensor | None = None, reduce=None) -> torch.Tensor:
-        """Output r reads hidden row ``source[r]`` (default r) and output columns
-        [keys[r] * block, (keys[r] + 1) * block); (C, N, h) -> (C, R, block) with R = len(keys), or
-        (C, R) with ``reduce(outputs (C, R', block), their keys (R',)) -> (C, R')``, applied to each group of
-        rows that share a key as soon as it is computed (only the reduced values are concatenated and moved)."""
-        order = torch.argsort(keys)
-        counts = torch.bincount(keys, minlength=self.out.weight.shape[-1] // block).tolist()
-        # split, not sliced per key: the backward of one split is one concatenation of the used blocks' gradients,
-        # where a slice per key would write a zero-filled gradient of the whole layer for every key (cost ~ A^2)
-        weights, biases = self.out.weight.split(block, dim=-1), self.out.bias.split(block, dim=-1)
-        inverse = torch.empty_like(order)
-        inverse[order] = torch.arange(len(order), device=order.device)
-        # one gather, then views; with source None it is a permutation, whose backward is the inverse gather
-        gathered = permute_rows(hidden, order, inverse) if source is None else hidden.index_select(1, source[order])
-        chunks = []
-        for key, rows in enumerate(gathered.split(counts, dim=1)):
-            if rows.shape[1]:
-                out = torch.baddbmm(biases[key], rows, weights[key])
-                if reduce is not None:
-                    out = reduce(out, torch.full((rows.shape[1],), key, device=keys.device))
-                chunks.append(out)
-        return permute_rows(torch.cat(chunks, dim=1), inverse, order)
+        return grouped_outputs(self.out.weight, self.out.bias, hidden, keys, self.K, source=rows, reduce=group_reduce)
 
     def per_gamma_actions(self, state: torch.Tensor, actions: torch.Tensor, detach_params: bool = False) -> torch.Tensor:
         """Continuous: Q_g(s, a_g), each gamma read with its own action; state (N, d), actions (N, G, D)
@@ -518,7 +484,8 @@ class Agent(nn.Module):
         #: discrete actions fed to the critic as one-hot inputs (critic_action="input") instead of picking a block
         self.action_input = self.discrete and config.critic_action == "input"
         self.critic = CriticEnsemble(d, self.actor.A, self.discrete and not self.action_input, config.num_critics,
-                                     config.head_hidden, len(config.gammas), out_per_gamma)
+                                     config.head_hidden, len(config.gammas), out_per_gamma,
+                                     grouped=config.critic_outputs == "grouped")
         self.target_actor = copy.deepcopy(self.actor).requires_grad_(False)
         self.target_critic = copy.deepcopy(self.critic).requires_grad_(False)
         self.twohot = TwoHot(config.num_bins, config.value_low, config.value_high)

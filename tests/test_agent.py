@@ -306,6 +306,7 @@ def test_same_seed_gives_same_loss():
     ({"gammas": (1.5, 0.9)}, r"gammas must all lie in \(0, 1\)"),
     ({"num_critics": 1}, r"num_critics must be an integer >= 2"),
     ({"n_heads": 3}, r"n_heads must divide d_model"),
+    ({"critic_outputs": "loop"}, r"critic_outputs must be one of \('grouped', 'gather'\)"),
 ])
 def test_invalid_settings_name_the_field(overrides, message):
     with pytest.raises(ValueError, match=message):
@@ -354,51 +355,6 @@ def test_update_step_under_bf16_autocast():
     # bf16 keeps ~3 significant digits: the loss is the fp32 loss up to rounding
     assert stats["critic_loss"] == pytest.approx(float(fp32["critic_loss"]), rel=0.05)
     assert isinstance(autocast_context(torch.device("cpu"), "auto"), contextlib.nullcontext)
-
-
-def test_grouped_action_outputs_equal_the_all_actions_outputs():
-    """The critic computes Q(s, a_replay) (and Q_g(s', a'_g) per gamma) by grouping rows by action;
-    it must equal picking those actions out of the all-actions output."""
-    from amago_edu.agent import CriticEnsemble
-
-    torch.manual_seed(0)
-    critic = CriticEnsemble(16, 5, True, ensemble=4, hidden=32, num_gammas=3, out_per_gamma=8)
-    hidden = critic.hidden(torch.randn(50, 16))
-    every = critic.all_actions(hidden)  # (C, N, A, G, K)
-    actions, per_gamma = torch.randint(5, (50,)), torch.randint(5, (50, 3))
-    rows = torch.arange(50)
-    torch.testing.assert_close(critic.chosen_action(hidden, actions), every[:, rows, actions])
-    expected = torch.stack([every[:, rows, per_gamma[:, g], g] for g in range(3)], dim=2)
-    torch.testing.assert_close(critic.chosen_action_per_gamma(hidden, per_gamma), expected)
-
-
-def test_grouped_outputs_with_several_actions_per_gamma():
-    """(N, M, G) actions: output (n, m, g) is Q_g(s_n, a_nmg) (M actions per gamma in one grouped pass)."""
-    from amago_edu.agent import CriticEnsemble
-
-    torch.manual_seed(1)
-    critic = CriticEnsemble(16, 7, True, ensemble=2, hidden=8, num_gammas=3, out_per_gamma=5)
-    hidden = critic.hidden(torch.randn(10, 16))
-    every = critic.all_actions(hidden)  # (C, N, A, G, K)
-    actions = torch.randint(7, (10, 4, 3))
-    out = critic.chosen_action_per_gamma(hidden, actions)
-    assert out.shape == (2, 10, 4, 3, 5)
-    for n, m, g in [(0, 0, 0), (3, 2, 1), (9, 3, 2)]:
-        torch.testing.assert_close(out[:, n, m, g], every[:, n, actions[n, m, g], g])
-
-
-def test_permute_rows_gradient_is_the_inverse_gather():
-    from amago_edu.agent import permute_rows
-
-    x = torch.arange(12.0).view(2, 3, 2).requires_grad_()
-    perm = torch.tensor([2, 0, 1])
-    inverse = torch.tensor([1, 2, 0])  # inverse[perm] = [0, 1, 2]
-    y = permute_rows(x, perm, inverse)
-    torch.testing.assert_close(y, x.detach()[:, [2, 0, 1]])
-    weights = torch.tensor([1.0, 10.0, 100.0]).view(1, 3, 1)  # row r of y gets weight 10^r
-    (y * weights).sum().backward()
-    # y row 0 is x row 2, y row 1 is x row 0, y row 2 is x row 1: x rows get 10, 100, 1
-    torch.testing.assert_close(x.grad, torch.tensor([10.0, 100.0, 1.0]).view(1, 3, 1).expand(2, 3, 2))
 
 
 # ------------------------------------------------------------------------------------------------
