@@ -49,7 +49,7 @@ $(VENV)/.browser-test-deps: requirements-test.txt $(BOOK_DEPS)
 
 # the executed book (README + every notebook in FAST mode, with outputs): build/book/_build/html/index.html
 book: $(BOOK_DEPS)
-	$(PY) -m amago_edu.dev book
+	$(PY) -m tools.dev book
 
 $(BOOK_DEPS): requirements-book.txt $(STAMP)
 	$(PY) -m pip install --quiet -r requirements-book.txt
@@ -62,4 +62,4 @@ notebooks: $(STAMP)
 	$(PY) -m amago_edu.main --notebooks
 
 clean-notebooks: $(STAMP)
-	$(PY) -m amago_edu.dev clean-notebooks
+	$(PY) -m tools.dev clean-notebooks

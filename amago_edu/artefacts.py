@@ -40,7 +40,7 @@ def artefact_path(name: str | Path) -> Path:
 
 def export_agent(run_dir: str | Path, name: str | Path, *, parts=PARTS, meta: dict | None = None) -> Path:
     """Write the agent of ``run_dir`` (its latest checkpoint) as an artefact with only ``parts``, in float16."""
-    from .train import load_agent
+    from .evaluation import load_agent
 
     unknown = sorted(set(parts) - set(PARTS))
     if unknown or not parts:
@@ -63,7 +63,7 @@ def load_trained(name: str | Path, device: str | torch.device = "cpu"):
     Parts the artefact leaves out (e.g. the critic of a policy-only artefact) keep their random initialisation;
     ``agent.loaded_parts`` says which parts are trained.
     """
-    from .train import agent_for
+    from .evaluation import agent_for
     from .utils import resolve_device
 
     path = artefact_path(name)

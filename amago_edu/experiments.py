@@ -183,7 +183,7 @@ def score(name: str, seed: int, run_dir: str | Path, fast: bool = False) -> dict
     """Score the trained run in ``run_dir`` as entry ``name`` says; its config must be the entry's (seed and
     bookkeeping fields aside), so a result cannot come from other settings than the registry's."""
     from .rollout import RandomPolicy
-    from .train import action_space, evaluate_tasks, load_agent, measure_held_out
+    from .evaluation import action_space, evaluate_tasks, load_agent, measure_held_out
 
     entry = _get(name)
     agent, config = load_agent(run_dir)

@@ -60,7 +60,8 @@ def main(argv=None) -> int:
     from .config import TrainConfig
     from .diagnostics import filter_shares, play_batch
     from .plotting import attempt_plot, learning_curve, summary_table
-    from .train import NonFiniteLossError, load_agent, measure_held_out, train
+    from .train import NonFiniteLossError, train
+    from .evaluation import load_agent, measure_held_out
 
     overrides = {"run_dir": args.run_dir or f"runs/main-{stamp}", "seed": args.seed}
     if args.minutes is not None:

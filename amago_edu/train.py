@@ -17,10 +17,11 @@ replay, metrics.csv), and a start that fails (bad env, foreign checkpoint) chang
 
 from __future__ import annotations
 
-import collections
 import contextlib
+import fcntl
 import json
 import os
+import platform
 import shutil
 import signal
 import sys
@@ -29,7 +30,6 @@ import time
 from dataclasses import fields
 from pathlib import Path
 
-import gymnasium as gym
 import numpy as np
 import torch
 from tqdm.auto import tqdm
@@ -43,7 +43,7 @@ from .metrics import History, MetricsWriter, read_metrics_rows
 from .replay import TrajectoryStore, batch_to_torch, sample_length_groups
 from .rollout import Collector, evaluate, make_vector_env
 from .results import provenance
-from .utils import atomic_path, resolve_device, seed_everything, seeded_torch
+from .utils import atomic_path, seed_everything
 
 TRAIN_KEYS = ("critic_loss", "actor_loss", "q_mean", "td_target_mean", "advantage_positive", "entropy", "grad_norm", "lr")
 CHECKPOINT_KEYS = ("agent", "optimizer", "scheduler", "state", "torch_rng")
@@ -64,12 +64,62 @@ def _is_run_folder(run_dir: Path) -> bool:
     return isinstance(saved, dict) and {"env", "episodes_per_trial", "run_dir"} <= set(saved)
 
 
+LOCK_FILE = ".lock"
+
+
+class RunLock:
+    """One writer per run folder: an exclusive ``flock`` on ``<run_dir>/.lock``, which holds the writer's process id.
+    The kernel releases it when the process ends, however it ends (a kill included), so a stale file locks nothing."""
+
+    def __init__(self, run_dir: Path):
+        run_dir.mkdir(parents=True, exist_ok=True)
+        self.fd = os.open(run_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.read(self.fd, 200).decode(errors="replace").strip() or "another process"
+            os.close(self.fd)
+            raise ValueError(_in_use(run_dir, holder)) from None
+        os.ftruncate(self.fd, 0)
+        os.write(self.fd, f"process {os.getpid()} on {platform.node()} since {time.strftime('%Y-%m-%d %H:%M:%S')}\n"
+                 .encode())
+
+    def release(self) -> None:
+        if self.fd is not None:
+            fcntl.flock(self.fd, fcntl.LOCK_UN)
+            os.close(self.fd)
+            self.fd = None
+
+
+def _in_use(run_dir: Path, holder: str) -> str:
+    return (f"run_dir {run_dir} is in use: {holder} is training in it (two writers would interleave its metrics and "
+            "replay); wait for it to finish, stop it (Ctrl-C saves a checkpoint), or choose another --run-dir")
+
+
+def run_dir_holder(run_dir: Path) -> str | None:
+    """Who holds the run folder's lock (its process id, host and start), or None when no process does."""
+    try:
+        fd = os.open(run_dir / LOCK_FILE, os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return os.read(fd, 200).decode(errors="replace").strip() or "another process"
+    finally:
+        os.close(fd)  # closing also drops a lock taken just now
+    return None
+
+
 def check_run_dir(config: TrainConfig) -> Path:
     """Raise ValueError if ``config.run_dir`` may not be used as asked; touches nothing on disk."""
     run_dir = Path(config.run_dir)
     if run_dir.exists() and not run_dir.is_dir():
         raise ValueError(f"run_dir {run_dir} exists and is not a folder; pick another --run-dir")
-    non_empty = run_dir.exists() and any(run_dir.iterdir())
+    holder = run_dir_holder(run_dir)
+    if holder is not None:
+        raise ValueError(_in_use(run_dir, holder))
+    non_empty = run_dir.exists() and any(p.name != LOCK_FILE for p in run_dir.iterdir())
     if config.resume:
         if not (run_dir / "checkpoints" / "latest.pt").exists():
             raise ValueError(f"cannot resume: {run_dir}/checkpoints/latest.pt does not exist; "
@@ -84,15 +134,18 @@ def check_run_dir(config: TrainConfig) -> Path:
     return run_dir
 
 
-def prepare_run_dir(config: TrainConfig) -> Path:
-    """Check the run folder (see ``check_run_dir``), delete it for overwrite, create it, clean stale temp files."""
+def prepare_run_dir(config: TrainConfig) -> RunLock:
+    """Check the run folder (see ``check_run_dir``), lock it, empty it for overwrite (the lock file stays), create
+    it, clean stale temp files. Returns the lock; ``release()`` it when the run ends."""
     run_dir = check_run_dir(config)
-    if config.overwrite and run_dir.exists():
-        shutil.rmtree(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
+    lock = RunLock(run_dir)
+    if config.overwrite:
+        for path in run_dir.iterdir():
+            if path.name != LOCK_FILE:
+                shutil.rmtree(path) if path.is_dir() and not path.is_symlink() else path.unlink()
     for stale in [*run_dir.glob(".tmp-*"), *run_dir.glob("checkpoints/.tmp-*"), *run_dir.glob("replay/.tmp-*")]:
         stale.unlink(missing_ok=True)  # a write a kill interrupted; its target is intact
-    return run_dir
+    return lock
 
 
 # -- environments and checkpoints -------------------------------------------------------------------
@@ -145,13 +198,15 @@ def build_envs(config: TrainConfig, rank: int = 0):
     return envs, eval_envs
 
 
-def save_checkpoint(path: Path, agent, optimizer, scheduler, state: dict) -> None:
-    """``torch.save`` of state dicts to a temporary file renamed over ``path``: a kill leaves the old checkpoint."""
+def save_checkpoint(path: Path, agent, optimizer, scheduler, state: dict, on_written=None) -> None:
+    """``torch.save`` of state dicts to a temporary file renamed over ``path``: a kill leaves the old checkpoint.
+    ``on_written(tmp)`` runs between writing the file and the rename (the crash tests stop there)."""
     data = {"agent": agent.state_dict(), "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
             "state": state, "torch_rng": torch.get_rng_state()}
     with atomic_path(path) as tmp:
         torch.save(data, tmp)
-        _test_signal_point("checkpoint")  # written, not yet renamed
+        if on_written is not None:
+            on_written(tmp)
 
 
 def load_checkpoint(path: Path, agent, optimizer, scheduler) -> dict:
@@ -183,102 +238,6 @@ def _jsonable(value):
     return list(value) if isinstance(value, tuple) else value
 
 
-def kept_checkpoints(run_dir: str | Path) -> dict[int, Path]:
-    """``{update: path}`` of the checkpoints a run with ``keep_checkpoints`` kept, in update order."""
-    found = {int(p.stem.removeprefix("update_")): p for p in Path(run_dir).glob("checkpoints/update_*.pt")}
-    return dict(sorted(found.items()))
-
-
-def agent_for(config: TrainConfig) -> Agent:
-    """A freshly initialised agent for the spaces of ``config``'s environment."""
-    env = make_env(env_spec(config), **env_options(config))
-    agent = Agent(env.observation_space, env.action_space, config)
-    env.close()
-    return agent
-
-
-def load_agent(run_dir: str | Path, device: str | torch.device = "cpu",
-               update: int | None = None) -> tuple[Agent, TrainConfig]:
-    """The agent of a run in eval mode, and its config: the weights of ``checkpoints/latest.pt``, or of
-    the checkpoint kept at ``update`` (runs with ``keep_checkpoints``)."""
-    run_dir = Path(run_dir)
-    config = TrainConfig.load(run_dir / "config.json")
-    path = run_dir / "checkpoints" / "latest.pt"
-    if update is not None:
-        kept = kept_checkpoints(run_dir)
-        if update not in kept:
-            raise ValueError(f"{run_dir} has no checkpoint at update {update}; kept: {list(kept) or 'none'} "
-                             "(train with keep_checkpoints=True to keep them)")
-        path = kept[update]
-    agent = agent_for(config)
-    state = torch.load(path, map_location="cpu", weights_only=True)
-    agent.load_state_dict(state["agent"])
-    return agent.to(resolve_device(device)).eval(), config
-
-
-#: seed offset of held-out measurements (main.py, benchmarks/context_length.py, notebooks): no training or
-#: periodic-evaluation env of a run uses seeds this far up
-HELD_OUT_SEEDS = 900_000
-
-
-def measure_held_out(agent: Agent, config: TrainConfig, trials: int, seed_offset: int = HELD_OUT_SEEDS) -> dict:
-    """``evaluate`` on ``trials`` trials of the held-out split (``config.eval_split``) with fresh seeds, plus the
-    in-context improvement ``mean(success of attempts 2..k) - success of attempt 1`` (None without successes).
-
-    The sampled actions come from torch's generator seeded with the same seed as the envs (and torch's random
-    state is restored afterwards), so measuring one agent twice gives the same trials and the same figures."""
-    envs = make_vector_env(build_env_fn(config, seed_offset, evaluation=True), min(config.num_envs, trials))
-    seed = config.seed * 10_000 + seed_offset
-    try:
-        with seeded_torch(seed, next(agent.parameters()).device):
-            result = evaluate(envs, agent, trials, seed=seed, sample=config.eval_sample)
-    finally:
-        envs.close()
-    success = result["attempt_success"]
-    result["improvement"] = (None if len(success) < 2 or None in success
-                             else float(np.mean(success[1:]) - success[0]))
-    return result
-
-
-def action_space(config: TrainConfig) -> gym.Space:
-    """The action space the agent of ``config`` acts in (a mixture's shared ``Discrete(max A)``)."""
-    env = make_env(env_spec(config), **env_options(config))
-    space = env.action_space
-    env.close()
-    return space
-
-
-def evaluate_tasks(policy, config: TrainConfig, trials_per_task: int, seed: int) -> dict[str, dict]:
-    """Score ``policy`` on each task of ``config.env`` separately: ``{task: evaluate()'s per-task summary}``.
-
-    Each task gets its own vector env that plays only that task (``make_env(task=...)``, the
-    mixture's spaces) on the split ``config.eval_split`` (held-out variants by default). The same ``seed`` gives every policy the same
-    sequence of games in each env (``evaluate`` keeps the first trials to finish, at least
-    ``trials_per_task``, so the sets can differ by a trial or two).
-    """
-    spec = env_spec(config)
-    probe = make_env(spec, split=config.eval_split, **env_options(config))
-    # one env that draws among families itself (Meta-World ML10/ML45): trials_per_task per family on average
-    names, families, results = probe.task_names, getattr(probe.unwrapped, "families", None), {}
-    probe.close()
-    for task_id, name in enumerate(names):
-        def env_fn(i: int, name=name):
-            return make_env(spec, seed=seed + 1000 * task_id + i, split=config.eval_split,
-                            task=None if len(names) == 1 else name, **env_options(config))
-
-        trials = trials_per_task * (len(families) if families and len(names) == 1 else 1)
-        envs = make_vector_env(env_fn, min(config.num_envs, trials))
-        try:
-            summary = evaluate(envs, policy, trials, seed=seed + 1000 * task_id, sample=config.eval_sample)
-        finally:
-            envs.close()
-        if len(names) == 1:
-            results.update(summary["tasks"])
-        else:
-            results[name] = summary["tasks"][name]
-    return results
-
-
 def epsilon_at(config: TrainConfig, env_steps_per_env: int) -> float:
     """Linear epsilon-greedy schedule over the steps each parallel env has taken (the authors count per actor,
     ``steps_anneal`` in ``amago/envs/exploration.py``), so the schedule does not depend on ``num_envs``."""
@@ -286,7 +245,7 @@ def epsilon_at(config: TrainConfig, env_steps_per_env: int) -> float:
     return config.epsilon_start + frac * (config.epsilon_end - config.epsilon_start)
 
 
-# -- Ctrl-C and crash-test hooks ----------------------------------------------------------------------
+# -- Ctrl-C ----------------------------------------------------------------------
 @contextlib.contextmanager
 def stop_on_ctrl_c():
     """Yield a flag dict; the first Ctrl-C (SIGINT) sets ``flag["stop"]`` instead of raising, so the
@@ -309,22 +268,6 @@ def stop_on_ctrl_c():
         yield flag
     finally:
         signal.signal(signal.SIGINT, previous if previous is not None else signal.default_int_handler)
-
-
-_test_visits: collections.Counter = collections.Counter()
-
-
-def _test_signal_point(point: str) -> None:
-    """For tests/test_crash_resume.py only: ``AMAGO_EDU_TEST_SIGNAL_AT="point:n:KILL"`` (or ``:INT``) makes
-    the n-th visit to ``point`` ("collect", "update", "checkpoint") send that signal to this process, so a
-    kill lands at an exact place instead of a random time. Unset (always, outside tests): does nothing."""
-    spec = os.environ.get("AMAGO_EDU_TEST_SIGNAL_AT")
-    if not spec or not spec.startswith(point + ":"):
-        return
-    _, count, name = spec.split(":")
-    _test_visits[point] += 1
-    if _test_visits[point] == int(count):
-        os.kill(os.getpid(), getattr(signal, "SIG" + name))
 
 
 # -- progress -------------------------------------------------------------------------------------------
@@ -365,178 +308,224 @@ def train(config: TrainConfig, callbacks=()) -> History:
     Everything that can fail on a user mistake (config, run folder, device, env, checkpoint) runs
     before the run folder is touched, so a failed start leaves an existing folder byte-identical.
     """
-    config.validate()
-    rank, world, device = distributed.setup(config.device)  # (0, 1, device) without torchrun
-    lead = rank == 0  # only the lead process writes files and evaluates
-    if lead:
-        check_run_dir(config)
-    seed_everything(config.seed)  # the same initial weights in every process
-    rng = np.random.default_rng([config.seed, rank]) if world > 1 else np.random.default_rng(config.seed)
-    if config.num_threads:
-        torch.set_num_threads(config.num_threads)
-    autocast = lambda: autocast_context(device, config.mixed_precision)  # noqa: E731
-
-    envs, eval_envs = build_envs(config, rank)
-    checkpoint = Path(config.run_dir) / "checkpoints" / "latest.pt"
-    state = {"update": 0, "env_steps": 0, "wall_time": 0.0, "eval_round": 0}
-    try:
-        agent = Agent(envs.single_observation_space, envs.single_action_space, config).to(device)
-        optimizer, scheduler = make_optimizer(agent, config.lr, config.weight_decay, config.warmup_updates)
-        if config.resume:
-            state = load_checkpoint(checkpoint, agent, optimizer, scheduler)
-            rng = np.random.default_rng([config.seed, state["update"], rank])
-        distributed.broadcast_parameters(agent)
-    except Exception:
-        envs.close()
-        eval_envs.close()
-        raise
-
-    run_dir = Path(config.run_dir)
-    if lead:
-        prepare_run_dir(config)  # from here on the folder is ours to write
-        config.save(run_dir / "config.json")
-        # what trained it (a resumed run appends: a run may span commits)
-        with open(run_dir / "provenance.jsonl", "a") as f:
-            f.write(json.dumps({**provenance(), "update": state["update"]}) + "\n")
-    distributed.barrier()  # the other processes wait for the folder
-    rows = read_metrics_rows(run_dir / "metrics.jsonl") if config.resume and lead else []
-    # rows logged after the checkpoint are replayed by the resumed run, so drop them
-    metrics = MetricsWriter(run_dir, [r for r in rows if r["update"] <= state["update"]])
-    if config.resume and lead:
-        metrics.rewrite()
-    history = History(run_dir, metrics.rows)
-    store = TrajectoryStore(run_dir / ("replay" if rank == 0 else f"replay-rank{rank}"), config.buffer_capacity,
-                            cache_bytes=config.replay_cache_mb * 2**20)
-
-    def on_trajectory(traj: dict) -> None:
-        store.add(traj)
-        _test_signal_point("collect")
-
-    collector = Collector(envs, agent, seed=int(rng.integers(2**31)), on_trajectory=on_trajectory)
-    collector.env_steps = state["env_steps"]
-    agent_config = {f.name: _jsonable(getattr(config, f.name)) for f in fields(AgentConfig)}
-
-    def emit(hook: str, row) -> None:
-        for callback in callbacks:
-            fn = getattr(callback, hook, None)
-            if fn is not None:
-                fn(row)
-
-    def elapsed() -> float:  # wall time of the whole run, across resumes
-        return state["wall_time"] + time.time() - start
-
-    def log(kind: str, **values) -> dict:  # values may override "update"
-        row = {"kind": kind, "update": state["update"], "env_steps": collector.env_steps,
-               "wall_time": round(elapsed(), 3), **values}
-        if lead:
-            metrics.write(row)
-            metrics.write_csv()  # kept in step with metrics.jsonl, so a kill never leaves them apart
-        return row
-
-    def run_eval() -> dict:
-        result = evaluate(eval_envs, agent, config.eval_trials, seed=config.seed * 10_000 + 5_000 + state["eval_round"],
-                          sample=config.eval_sample)
-        state["eval_round"] += 1
-        row = log("eval", **result)
-        emit("on_eval", row)
-        return row
-
-    def checkpoint_now() -> None:
-        if lead:
-            save_checkpoint(checkpoint, agent, optimizer, scheduler, {**state, "env_steps": collector.env_steps,
-                                                                      "wall_time": elapsed(),
-                                                                      "agent_config": agent_config})
-            if config.keep_checkpoints:  # a second name for the same file; replaces one a resumed run rewrote
-                kept = checkpoint.with_name(f"update_{state['update']:07d}.pt")
-                with atomic_path(kept) as tmp:
-                    try:
-                        tmp.unlink()
-                        os.link(checkpoint, tmp)
-                    except OSError:  # a file system without hard links
-                        shutil.copyfile(checkpoint, tmp)
-
-    start = time.time()
-    pending, skipped, bad_in_a_row = [], 0, 0
-    batches: list[dict] = []  # drawn but not yet used (length_groups > 1)
-    bar = Progress(config, state["update"], elapsed(), disable=None if lead else True)
+    run = Run(config, callbacks)  # envs, agent, optimizer, replay, metrics; resumed from the checkpoint if asked
     try:
         with stop_on_ctrl_c() as ctrl_c:
-            while state["update"] < config.total_updates:
-                # decisions every process must share (under torchrun) are reduced across them
-                ctrl_c["stop"] = distributed.any_true(ctrl_c["stop"])
-                if ctrl_c["stop"] or distributed.any_true(bool(config.max_minutes) and elapsed() > 60 * config.max_minutes):
-                    break
-                # 1. collect with the current policy; finished trials go to disk
-                collector.collect(config.collect_steps, epsilon_at(config, collector.env_steps // collector.n),
-                                  corridor=config.corridor_exploration)
-                if not distributed.all_true(len(store) >= config.learning_starts):
-                    continue
-                # 2. update on windows sampled from replay
-                agent.train()
-                for _ in range(config.updates_per_collect):
-                    # a single process may stop mid-round on Ctrl-C; under torchrun the round finishes
-                    if state["update"] >= config.total_updates or (ctrl_c["stop"] and world == 1):
-                        break
-                    if not batches:  # length_groups updates share one draw (1: a batch per update)
-                        batches = sample_length_groups(store, config.batch_size, config.window, rng, config.length_groups)
-                    batch = batch_to_torch(batches.pop(), device)
-                    stats = update_step(agent, optimizer, scheduler, batch, config.grad_clip, autocast)
-                    _test_signal_point("update")
-                    if stats["skipped"]:  # numerical guard: no step was taken; log the cause, stop if it persists
-                        bad_in_a_row, skipped = bad_in_a_row + 1, skipped + 1
-                        # "update" is the number this update would have had, so resume drops it with the rest
-                        log("nonfinite", update=state["update"] + 1, terms=stats["nonfinite_terms"],
-                            in_a_row=bad_in_a_row)
-                        tqdm.write(f"update {state['update'] + 1}: non-finite {stats['nonfinite_terms']}; "
-                                   "update skipped", file=sys.stderr)
-                        if bad_in_a_row >= config.max_nonfinite_updates:
-                            raise NonFiniteLossError(
-                                f"{bad_in_a_row} non-finite losses in a row (last: {stats['nonfinite_terms']}); "
-                                "lower lr, check reward scales / value_low..value_high, or raise max_nonfinite_updates")
-                        continue
-                    bad_in_a_row = 0
-                    pending.append(stats)
-                    state["update"] += 1
-                    bar.advance(state["update"], elapsed())
-                    # 3. log, evaluate, checkpoint
-                    if state["update"] % config.log_interval == 0:
-                        row = log("train", **{k: float(np.mean([s[k] for s in pending])) for k in TRAIN_KEYS},
-                                  skipped=skipped)
-                        pending, skipped = [], 0
-                        emit("on_train_log", row)
-                        bar.advance(state["update"], elapsed(), critic=f"{row['critic_loss']:.3f}",
-                                    actor=f"{row['actor_loss']:.3f}")
-                    if state["update"] % config.eval_interval == 0 and lead:
-                        row = run_eval()
-                        agent.train()
-                        bar.advance(state["update"], elapsed(), ret=f"{row['return']:.3f}")
-                    if state["update"] % config.checkpoint_interval == 0:
-                        checkpoint_now()
-        bar.close()
-        if ctrl_c["stop"]:
-            checkpoint_now()
-            tqdm.write(f"interrupted at update {state['update']}: checkpoint saved to {checkpoint}; "
+            while run.update < config.total_updates and not run.time_to_stop(ctrl_c):
+                run.collect()  # 1. act with the current policy; finished trials go to disk
+                if run.enough_replay():
+                    run.update_round(ctrl_c)  # 2. updates on windows sampled from replay; 3. log, evaluate, checkpoint
+        run.finish(interrupted=ctrl_c["stop"])  # a last evaluation and checkpoint (on Ctrl-C: checkpoint, then raise)
+    finally:
+        run.close()
+    run.emit("on_end", run.history.rows)
+    return run.history
+
+
+class Run:
+    """One training run's state and the steps of :func:`train`'s loop.
+
+    ``callbacks`` are objects with any of ``on_train_log(row)``, ``on_eval(row)``, ``on_end(rows)`` (plots,
+    notebooks), and ``on_trajectory(traj)``, ``on_update(stats)``, ``on_checkpoint_written(path)`` (the crash tests
+    stop the process at these exact places: after a replay file is written, after an optimizer step, and between
+    writing a checkpoint and renaming it over ``latest.pt``).
+    """
+
+    def __init__(self, config: TrainConfig, callbacks=()):
+        config.validate()
+        self.config, self.callbacks = config, list(callbacks)
+        self.rank, self.world, self.device = distributed.setup(config.device)  # (0, 1, device) without torchrun
+        self.lead = self.rank == 0  # only the lead process writes files and evaluates
+        if self.lead:
+            check_run_dir(config)
+        seed_everything(config.seed)  # the same initial weights in every process
+        self.rng = np.random.default_rng([config.seed, self.rank] if self.world > 1 else config.seed)
+        if config.num_threads:
+            torch.set_num_threads(config.num_threads)
+        self.envs, self.eval_envs = build_envs(config, self.rank)
+        self.checkpoint_path = Path(config.run_dir) / "checkpoints" / "latest.pt"
+        self.state = {"update": 0, "env_steps": 0, "wall_time": 0.0, "eval_round": 0}
+        try:
+            self.agent = Agent(self.envs.single_observation_space, self.envs.single_action_space, config).to(self.device)
+            self.optimizer, self.scheduler = make_optimizer(self.agent, config.lr, config.weight_decay,
+                                                            config.warmup_updates)
+            if config.resume:
+                self.state = load_checkpoint(self.checkpoint_path, self.agent, self.optimizer, self.scheduler)
+                self.rng = np.random.default_rng([config.seed, self.state["update"], self.rank])
+            distributed.broadcast_parameters(self.agent)
+        except Exception:
+            self.envs.close()
+            self.eval_envs.close()
+            raise
+        self.lock = self.open_run_dir() if self.lead else None  # from here on the folder is ours to write
+        distributed.barrier()  # the other processes wait for the folder
+        self.start = time.time()
+        run_dir = Path(config.run_dir)
+        rows = read_metrics_rows(run_dir / "metrics.jsonl") if config.resume and self.lead else []
+        # rows logged after the checkpoint are replayed by the resumed run, so drop them
+        self.metrics = MetricsWriter(run_dir, [r for r in rows if r["update"] <= self.state["update"]])
+        if config.resume and self.lead:
+            self.metrics.rewrite()
+        self.history = History(run_dir, self.metrics.rows)
+        self.store = TrajectoryStore(run_dir / ("replay" if self.lead else f"replay-rank{self.rank}"),
+                                     config.buffer_capacity, cache_bytes=config.replay_cache_mb * 2**20)
+        self.collector = Collector(self.envs, self.agent, seed=int(self.rng.integers(2**31)),
+                                   on_trajectory=self.on_trajectory)
+        self.collector.env_steps = self.state["env_steps"]
+        self.batches: list[dict] = []  # drawn but not yet used (length_groups > 1)
+        self.pending, self.skipped, self.bad_in_a_row = [], 0, 0
+        self.bar = Progress(config, self.update, self.elapsed(), disable=None if self.lead else True)
+
+    def open_run_dir(self) -> RunLock:
+        """Lock, create (or clear, for overwrite) the run folder; write config.json and what trains it."""
+        lock = prepare_run_dir(self.config)
+        try:
+            run_dir = Path(self.config.run_dir)
+            self.config.save(run_dir / "config.json")
+            with open(run_dir / "provenance.jsonl", "a") as f:  # a resumed run appends: a run may span commits
+                f.write(json.dumps({**provenance(), "update": self.state["update"]}) + "\n")
+        except BaseException:
+            lock.release()
+            raise
+        return lock
+
+    @property
+    def update(self) -> int:
+        return self.state["update"]
+
+    def emit(self, hook: str, value) -> None:
+        for callback in self.callbacks:
+            fn = getattr(callback, hook, None)
+            if fn is not None:
+                fn(value)
+
+    def on_trajectory(self, traj: dict) -> None:
+        self.store.add(traj)
+        self.emit("on_trajectory", traj)
+
+    def elapsed(self) -> float:  # wall time of the whole run, across resumes
+        return self.state["wall_time"] + time.time() - self.start
+
+    def time_to_stop(self, ctrl_c: dict) -> bool:
+        """Ctrl-C or the time cap; under torchrun every process decides together."""
+        ctrl_c["stop"] = distributed.any_true(ctrl_c["stop"])
+        return ctrl_c["stop"] or distributed.any_true(bool(self.config.max_minutes) and
+                                                       self.elapsed() > 60 * self.config.max_minutes)
+
+    def collect(self) -> None:
+        self.collector.collect(self.config.collect_steps, epsilon_at(self.config, self.collector.env_steps // self.collector.n),
+                               corridor=self.config.corridor_exploration)
+
+    def enough_replay(self) -> bool:
+        return distributed.all_true(len(self.store) >= self.config.learning_starts)
+
+    def update_round(self, ctrl_c: dict) -> None:
+        """``updates_per_collect`` gradient updates, each followed by its logging, evaluation and checkpoint."""
+        config = self.config
+        self.agent.train()
+        for _ in range(config.updates_per_collect):
+            # a single process may stop mid-round on Ctrl-C; under torchrun the round finishes
+            if self.update >= config.total_updates or (ctrl_c["stop"] and self.world == 1):
+                break
+            if not self.batches:  # length_groups updates share one draw (1: a batch per update)
+                self.batches = sample_length_groups(self.store, config.batch_size, config.window, self.rng,
+                                                    config.length_groups)
+            batch = batch_to_torch(self.batches.pop(), self.device)
+            stats = update_step(self.agent, self.optimizer, self.scheduler, batch, config.grad_clip,
+                                lambda: autocast_context(self.device, config.mixed_precision))
+            self.emit("on_update", stats)
+            if stats["skipped"]:
+                self.count_skipped(stats)
+                continue
+            self.bad_in_a_row = 0
+            self.pending.append(stats)
+            self.state["update"] += 1
+            self.bar.advance(self.update, self.elapsed())
+            if self.update % config.log_interval == 0:
+                row = self.log("train", **{k: float(np.mean([s[k] for s in self.pending])) for k in TRAIN_KEYS},
+                               skipped=self.skipped)
+                self.pending, self.skipped = [], 0
+                self.emit("on_train_log", row)
+                self.bar.advance(self.update, self.elapsed(), critic=f"{row['critic_loss']:.3f}",
+                                 actor=f"{row['actor_loss']:.3f}")
+            if self.update % config.eval_interval == 0 and self.lead:
+                row = self.evaluate()
+                self.agent.train()
+                self.bar.advance(self.update, self.elapsed(), ret=f"{row['return']:.3f}")
+            if self.update % config.checkpoint_interval == 0:
+                self.save()
+
+    def count_skipped(self, stats: dict) -> None:
+        """Numerical guard: no step was taken; log the cause, and stop if it persists."""
+        self.bad_in_a_row, self.skipped = self.bad_in_a_row + 1, self.skipped + 1
+        # "update" is the number this update would have had, so resume drops it with the rest
+        self.log("nonfinite", update=self.update + 1, terms=stats["nonfinite_terms"], in_a_row=self.bad_in_a_row)
+        tqdm.write(f"update {self.update + 1}: non-finite {stats['nonfinite_terms']}; update skipped", file=sys.stderr)
+        if self.bad_in_a_row >= self.config.max_nonfinite_updates:
+            raise NonFiniteLossError(f"{self.bad_in_a_row} non-finite losses in a row (last: {stats['nonfinite_terms']}); "
+                                     "lower lr, check reward scales / value_low..value_high, or raise max_nonfinite_updates")
+
+    def log(self, kind: str, **values) -> dict:  # values may override "update"
+        row = {"kind": kind, "update": self.update, "env_steps": self.collector.env_steps,
+               "wall_time": round(self.elapsed(), 3), **values}
+        if self.lead:
+            self.metrics.write(row)
+            self.metrics.write_csv()  # kept in step with metrics.jsonl, so a kill never leaves them apart
+        return row
+
+    def evaluate(self) -> dict:
+        config = self.config
+        result = evaluate(self.eval_envs, self.agent, config.eval_trials,
+                          seed=config.seed * 10_000 + 5_000 + self.state["eval_round"], sample=config.eval_sample)
+        self.state["eval_round"] += 1
+        row = self.log("eval", **result)
+        self.emit("on_eval", row)
+        return row
+
+    def save(self) -> None:
+        if not self.lead:
+            return
+        agent_config = {f.name: _jsonable(getattr(self.config, f.name)) for f in fields(AgentConfig)}
+        save_checkpoint(self.checkpoint_path, self.agent, self.optimizer, self.scheduler,
+                        {**self.state, "env_steps": self.collector.env_steps, "wall_time": self.elapsed(),
+                         "agent_config": agent_config},
+                        on_written=lambda path: self.emit("on_checkpoint_written", path))
+        if self.config.keep_checkpoints:  # a second name for the same file; replaces one a resumed run rewrote
+            kept = self.checkpoint_path.with_name(f"update_{self.update:07d}.pt")
+            with atomic_path(kept) as tmp:
+                try:
+                    tmp.unlink()
+                    os.link(self.checkpoint_path, tmp)
+                except OSError:  # a file system without hard links
+                    shutil.copyfile(self.checkpoint_path, tmp)
+
+    def finish(self, interrupted: bool) -> None:
+        self.bar.close()
+        if interrupted:
+            self.save()
+            tqdm.write(f"interrupted at update {self.update}: checkpoint saved to {self.checkpoint_path}; "
                        "continue with --resume", file=sys.stderr)
             raise KeyboardInterrupt
-        if world > 1:
-            log("distributed", world_size=world, params_in_sync=distributed.parameters_in_sync(agent))
-        if lead and (not history.evals or history.evals[-1]["update"] != state["update"]):
-            run_eval()
-        checkpoint_now()
+        if self.world > 1:
+            self.log("distributed", world_size=self.world, params_in_sync=distributed.parameters_in_sync(self.agent))
+        if self.lead and (not self.history.evals or self.history.evals[-1]["update"] != self.update):
+            self.evaluate()
+        self.save()
         distributed.barrier()  # leave together: tearing the group down while a peer still uses it aborts gloo
-    finally:
-        bar.close()
-        envs.close()
-        eval_envs.close()
+
+    def close(self) -> None:
+        self.bar.close()
+        self.envs.close()
+        self.eval_envs.close()
+        if self.lock is not None:
+            self.lock.release()
         distributed.cleanup()
-    emit("on_end", history.rows)
-    return history
 
 
-def main(argv=None) -> int:
+def main(argv=None, callbacks=()) -> int:
     config = config_from_args(argv)
     try:
-        history = train(config)
+        history = train(config, callbacks)
     except (ValueError, NonFiniteLossError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

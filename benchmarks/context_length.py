@@ -33,7 +33,8 @@ from amago_edu.artefacts import export_agent
 from amago_edu.config import TrainConfig
 from amago_edu.metrics import History
 from amago_edu.results import DATA_DIR
-from amago_edu.train import agent_for, load_agent, measure_held_out, train
+from amago_edu.train import train
+from amago_edu.evaluation import agent_for, load_agent, measure_held_out
 from amago_edu.utils import atomic_path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))

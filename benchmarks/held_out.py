@@ -18,7 +18,7 @@ from pathlib import Path
 
 import torch
 
-from amago_edu.train import load_agent, measure_held_out
+from amago_edu.evaluation import load_agent, measure_held_out
 
 
 def main(argv=None) -> int:

@@ -25,7 +25,7 @@ import torch
 
 from amago_edu.learning import make_optimizer, update_step
 from amago_edu.replay import TrajectoryStore, batch_to_torch, sample_length_groups
-from amago_edu.train import load_agent
+from amago_edu.evaluation import load_agent
 
 
 def main(argv=None) -> int:

@@ -43,7 +43,8 @@ import torch
 from amago_edu.config import TrainConfig
 from amago_edu.results import SCORING, per_task_curves, provenance, verdict_table
 from amago_edu.rollout import RandomPolicy
-from amago_edu.train import action_space, evaluate_tasks, load_agent, train
+from amago_edu.train import train
+from amago_edu.evaluation import action_space, evaluate_tasks, load_agent
 from amago_edu.utils import resolve_device
 
 #: benchmark sets and their CPU presets (amago_edu.config); the last four need the extras (README, "Benchmarks")

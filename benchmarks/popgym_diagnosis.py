@@ -40,7 +40,8 @@ from amago_edu.envs.popgym import POPGYM_MT  # noqa: E402
 from amago_edu.metrics import History  # noqa: E402
 from amago_edu.results import above_random  # noqa: E402
 from amago_edu.rollout import RandomPolicy  # noqa: E402
-from amago_edu.train import action_space, evaluate_tasks, load_agent, train  # noqa: E402
+from amago_edu.train import train
+from amago_edu.evaluation import action_space, evaluate_tasks, load_agent  # noqa: E402
 from amago_edu.utils import map_calls  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]

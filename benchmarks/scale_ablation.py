@@ -60,7 +60,8 @@ from amago_edu.config import TrainConfig  # noqa: E402
 from amago_edu.envs.popgym import popgym_games  # noqa: E402
 from amago_edu.metrics import History  # noqa: E402
 from amago_edu.rollout import RandomPolicy  # noqa: E402
-from amago_edu.train import action_space, evaluate_tasks, kept_checkpoints, load_agent, train  # noqa: E402
+from amago_edu.train import train
+from amago_edu.evaluation import action_space, evaluate_tasks, kept_checkpoints, load_agent  # noqa: E402
 from amago_edu.utils import map_calls, resolve_device  # noqa: E402
 
 VARIANTS = {

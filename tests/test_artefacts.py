@@ -6,7 +6,8 @@ import torch
 from amago_edu.artefacts import CHECKPOINT_DIR, export_agent, load_trained
 from amago_edu.config import TrainConfig
 from amago_edu.rollout import obs_to_torch
-from amago_edu.train import load_agent, train, build_env_fn
+from amago_edu.train import train, build_env_fn
+from amago_edu.evaluation import load_agent
 
 COMMITTED = sorted(CHECKPOINT_DIR.glob("*.pt"))
 

@@ -1,6 +1,6 @@
 """The executed book (`make book`): built once for this module, two of its pages opened in headless Chromium.
 
-The ``book`` fixture runs ``python -m amago_edu.dev book`` into a temporary folder (every notebook executed in
+The ``book`` fixture runs ``python -m tools.dev book`` into a temporary folder (every notebook executed in
 FAST mode by papermill, then ``jupyter-book build``; one to two minutes on two idle cores), checks that the
 notebook sources in notebooks/ did not change (they stay output-free), and serves the site on 127.0.0.1. The
 browser tests open the README page and notebook 02 and assert no JavaScript errors, nothing fetched from outside
@@ -36,7 +36,7 @@ def widget(name: str, **state) -> dict:
 
 
 def test_widgets_and_figures_become_static_outputs():
-    """No browser, no build: what the book makes of an executed notebook's figures and widgets (amago_edu.dev)."""
+    """No browser, no build: what the book makes of an executed notebook's figures and widgets (tools.dev)."""
     figure = {"data": [{"type": "bar", "x": [1, 2], "y": [0.3, 0.7]}], "layout": {"title": {"text": "y = 10"},
                                                                                    "width": 1000}}
     figure_output = {"output_type": "display_data", "metadata": {}, "data": {dev.PLOTLY_JSON: figure,
@@ -79,7 +79,7 @@ def book(tmp_path_factory):
         tmp_path_factory.mktemp("book")
     before = notebook_digests()
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    result = subprocess.run([sys.executable, "-m", "amago_edu.dev", "book", "--out", str(out)], cwd=ROOT, env=env,
+    result = subprocess.run([sys.executable, "-m", "tools.dev", "book", "--out", str(out)], cwd=ROOT, env=env,
                             capture_output=True, text=True, timeout=1200)
     print(result.stdout[-3000:])
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]

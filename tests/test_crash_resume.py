@@ -1,12 +1,11 @@
 """Crash safety of ``python -m amago_edu.train``: SIGKILL at exact places, resume, and Ctrl-C.
 
 A kill at a random time would make these tests flaky and would rarely land inside the short
-windows that matter, so ``train.py`` has a test-only hook: ``AMAGO_EDU_TEST_SIGNAL_AT=point:n:SIG``
-makes the n-th visit to ``point`` send SIG to the process itself. Points: ``collect`` (right after a
-replay file is written, mid-collection), ``update`` (after the optimizer step, before the update is
-counted, logged or checkpointed) and ``checkpoint`` (the new checkpoint is in its temporary file but
-not yet renamed over ``latest.pt``). A SIGKILL delivered there is the same as one from outside at
-that instant.
+windows that matter, so the runs go through ``tests/signal_at.py``: the training CLI with a callback whose n-th
+visit to a point sends a signal to the process itself. Points: ``collect`` (right after a replay file is written,
+mid-collection), ``update`` (after the optimizer step, before the update is counted, logged or checkpointed) and
+``checkpoint`` (the new checkpoint is in its temporary file but not yet renamed over ``latest.pt``). A SIGKILL
+delivered there is the same as one from outside at that instant.
 """
 
 import csv
@@ -34,9 +33,8 @@ TRAIN_UPDATES = list(range(5, 41, 5))
 
 def run_cli(run_dir: Path, *extra: str, signal_at: str | None = None) -> subprocess.CompletedProcess:
     env = {"PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1", "AMAGO_EDU_HEADLESS": "1", "PATH": os.environ["PATH"]}
-    if signal_at:
-        env["AMAGO_EDU_TEST_SIGNAL_AT"] = signal_at
-    return subprocess.run([sys.executable, "-m", "amago_edu.train", *ARGS, f"--run-dir={run_dir}", *extra],
+    command = [str(ROOT / "tests" / "signal_at.py"), signal_at] if signal_at else ["-m", "amago_edu.train"]
+    return subprocess.run([sys.executable, *command, *ARGS, f"--run-dir={run_dir}", *extra],
                           capture_output=True, text=True, env=env, timeout=300)
 
 
@@ -153,3 +151,28 @@ def test_resume_with_nothing_to_resume_is_refused(tmp_path):
     assert result.returncode == 2
     assert "cannot resume: " in result.stderr and "latest.pt does not exist" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_one_writer_per_run_folder_and_a_killed_writer_frees_it(tmp_path):
+    """A second writer is refused with the first one's process id while it runs (resume and overwrite alike), and the
+    folder is free again once that process is gone, however it ended (here SIGKILL: no cleanup ran)."""
+    run_dir = tmp_path / "run"
+    assert run_cli(run_dir, "--total-updates=10", "--checkpoint-interval=10").returncode == 0
+    holder = subprocess.Popen([sys.executable, "-c", "import sys, time; from pathlib import Path; "
+                               "from amago_edu.train import RunLock; RunLock(Path(sys.argv[1])); print('locked', flush=True); "
+                               "time.sleep(120)", str(run_dir)], stdout=subprocess.PIPE, text=True,
+                              env={"PYTHONPATH": str(ROOT), "PATH": os.environ["PATH"]})
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        before = sorted((p.relative_to(run_dir), p.stat().st_mtime_ns) for p in run_dir.rglob("*"))
+        for extra in ("--resume", "--overwrite"):
+            result = run_cli(run_dir, extra)
+            assert result.returncode == 2
+            assert f"is in use: process {holder.pid} on" in result.stderr and "choose another --run-dir" in result.stderr
+        assert sorted((p.relative_to(run_dir), p.stat().st_mtime_ns) for p in run_dir.rglob("*")) == before
+    finally:
+        holder.send_signal(signal.SIGKILL)
+        holder.wait()
+    result = run_cli(run_dir, "--resume")
+    assert result.returncode == 0, result.stderr
+    assert checkpoint_update(run_dir) == 40

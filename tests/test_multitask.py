@@ -15,7 +15,8 @@ from amago_edu.envs import make_env
 from amago_edu.envs.babyai import EVAL_SEEDS, TRAIN_SEEDS
 from amago_edu.envs.popgym import POPGYM_MT
 from amago_edu.rollout import RandomPolicy
-from amago_edu.train import action_space, evaluate_tasks, train
+from amago_edu.train import train
+from amago_edu.evaluation import action_space, evaluate_tasks
 from amago_edu.utils import map_calls
 from conftest import ROOT
 

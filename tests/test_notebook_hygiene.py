@@ -72,7 +72,7 @@ INTERNAL_CITATION = re.compile(r"\bbrief\b|\bmethod notes\b", re.IGNORECASE)
 
 def _cited_files():
     files = sorted((ROOT / "notebooks").glob("*.ipynb")) + sorted((ROOT / "amago_edu").rglob("*.py"))
-    files += sorted((ROOT / "benchmarks").glob("*.py")) + [ROOT / "README.md"]
+    files += sorted((ROOT / "benchmarks").glob("*.py")) + sorted((ROOT / "tools").glob("*.py")) + [ROOT / "README.md"]
     return [path for path in files if path.is_file()]
 
 

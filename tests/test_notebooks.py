@@ -7,7 +7,7 @@ import sys
 import papermill as pm
 import pytest
 
-from amago_edu.dev import poll_kernel_replies_in_short_steps
+from tools.dev import poll_kernel_replies_in_short_steps
 from conftest import NOTEBOOKS, ROOT
 
 poll_kernel_replies_in_short_steps()  # papermill's client could wait forever on a widget cell's reply (see there)

@@ -1,8 +1,8 @@
 """Developer commands.
 
-    python -m amago_edu.dev clean-notebooks      # strip outputs before a commit
-    python -m amago_edu.dev add-badges           # (re)insert the Colab/Binder badges and the Colab install cell
-    python -m amago_edu.dev book [--only 01 02]  # the executed book: `make book` (see build_book)
+    python -m tools.dev clean-notebooks      # strip outputs before a commit
+    python -m tools.dev add-badges           # (re)insert the Colab/Binder badges and the Colab install cell
+    python -m tools.dev book [--only 01 02]  # the executed book: `make book` (see build_book)
 """
 
 from __future__ import annotations
@@ -46,8 +46,8 @@ def main(argv: list[str]) -> int:
     if argv[:1] == ["book"]:
         return book_main(argv[1:])
     if argv[:1] not in (["clean-notebooks"], ["add-badges"]):
-        print("usage: python -m amago_edu.dev {clean-notebooks|add-badges} [NOTEBOOK ...]\n"
-              "       python -m amago_edu.dev book [--out DIR] [--only NN ...]", file=sys.stderr)
+        print("usage: python -m tools.dev {clean-notebooks|add-badges} [NOTEBOOK ...]\n"
+              "       python -m tools.dev book [--out DIR] [--only NN ...]", file=sys.stderr)
         return 2
     paths = [Path(p) for p in argv[1:]] or sorted(Path("notebooks").glob("*.ipynb"))
     for path in paths:
@@ -119,7 +119,7 @@ BOOK_COLUMN_PX = 760  # a figure wider than the book's text column fills the col
 def book_main(argv: list[str]) -> int:
     import argparse
 
-    parser = argparse.ArgumentParser(prog="python -m amago_edu.dev book", description=build_book.__doc__,
+    parser = argparse.ArgumentParser(prog="python -m tools.dev book", description=build_book.__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", default=str(ROOT / "build" / "book"), help="build folder (default: build/book)")
     parser.add_argument("--only", nargs="+", metavar="NN", default=None,
@@ -202,11 +202,10 @@ def build_book(out: Path, only: list[str] | None = None) -> Path:
 
 
 def _sources_hash(notebook: Path) -> str:
-    """What an executed copy depends on: the notebook, the package (less this file) and the committed data."""
+    """What an executed copy depends on: the notebook, the package and the committed data."""
     digest = hashlib.sha256(notebook.read_bytes())
-    this = Path(__file__).resolve()
     for path in sorted([*(ROOT / "amago_edu").rglob("*.py"), *(ROOT / "data").rglob("*")]):
-        if path.is_file() and path.resolve() != this and "__pycache__" not in path.parts:
+        if path.is_file() and "__pycache__" not in path.parts:
             digest.update(str(path.relative_to(ROOT)).encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()
 
