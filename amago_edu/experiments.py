@@ -134,12 +134,11 @@ def hero_caption(root: Path = RESULTS_DIR) -> str:
     context_commit = (json.loads(context_file.read_text()).get("versions", {}).get("commit")
                       if context_file.is_file() else None)
     context_made = f"code at {context_commit}" if context_commit else "an earlier version of the code"
-    return (f"*Success by attempt on {records[0]['trials']} held-out 4x4 maps per seed. `make run`'s agent (whole trial "
-            f"in context; mean of {len(records)} seeds of {records[0]['updates']:,} updates, code at "
-            f"{', '.join(commits)}) goes from {means[0]:.2f} in attempt 1 to {means[-1]:.2f} in attempt "
-            f"{len(means)}. Beside it: an agent whose context holds 4 steps and an untrained one "
-            f"(`benchmarks/context_length.py`, {context_made}), and the authors' code as run on a CPU, whose default agent is their "
-            f"AMAGO-1 `Agent`. Error bars: standard errors over trials. All figures: [RESULTS.md](RESULTS.md).*")
+    return (f"*Success by attempt on {records[0]['trials']} held-out 4x4 maps. `make run`'s agent (whole trial in "
+            f"context; mean of {len(records)} seeds, {records[0]['updates']:,} updates, code at {', '.join(commits)}): "
+            f"{means[0]:.2f} in attempt 1, {means[-1]:.2f} in attempt {len(means)}. Beside it: a 4-step-context agent and "
+            f"an untrained one (`benchmarks/context_length.py`, {context_made}), and the authors' code run on a CPU "
+            f"(their default, AMAGO-1 `Agent`). Error bars: standard errors. All figures: [RESULTS.md](RESULTS.md).*")
 
 
 def cpu_gpu_table(root: Path = RESULTS_DIR) -> str:
@@ -250,7 +249,7 @@ def export(name: str, seed: int, artefact: str, run_root: str = "runs/registry",
     """Commit the agent of a registry run as a notebook artefact (``data/checkpoints/<artefact>.pt``), with the
     figures of its result file as ``meta``: the command, updates, training minutes, evaluations, the held-out
     measurement or the per-task verdict."""
-    from .artefacts import PARTS, export_agent
+    from .course.artefacts import PARTS, export_agent
 
     results = {r["seed"]: r for r in load_results(name, root)}
     if seed not in results:

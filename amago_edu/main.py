@@ -59,7 +59,7 @@ def main(argv=None) -> int:
 
     from .config import TrainConfig
     from .diagnostics import filter_shares, play_batch
-    from .plotting import attempt_plot, learning_curve, summary_table
+    from .course.plotting import attempt_plot, learning_curve, summary_table
     from .train import NonFiniteLossError, train
     from .evaluation import load_agent, measure_held_out
 

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import torch
 
-from amago_edu.artefacts import export_agent
+from amago_edu.course.artefacts import export_agent
 from amago_edu.config import TrainConfig
 from amago_edu.metrics import History
 from amago_edu.results import DATA_DIR

@@ -4,7 +4,7 @@
 
 Reads committed results only (``data/results/frozen_lake/`` of the experiment registry,
 ``data/results/in_context_frozen_lake.json``, ``data/results/scale_ablation.csv``), builds the figures with
-``amago_edu.plotting``, and screenshots them headless (playwright + chromium, as in the browser test)
+``amago_edu.course.plotting``, and screenshots them headless (playwright + chromium, as in the browser test)
 into ``data/figures/``.
 """
 
@@ -18,7 +18,7 @@ from pathlib import Path
 
 import plotly.graph_objects as go
 
-from amago_edu.plotting import learning_curve, variant_bars, variant_curves
+from amago_edu.course.plotting import learning_curve, variant_bars, variant_curves
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "data" / "figures"

@@ -23,7 +23,7 @@ import time
 
 import torch
 
-from amago_edu.artefacts import export_agent
+from amago_edu.course.artefacts import export_agent
 from amago_edu.config import TrainConfig
 from amago_edu.train import train
 

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import torch
 
-from amago_edu.artefacts import artefact_path, load_trained
+from amago_edu.course.artefacts import artefact_path, load_trained
 from amago_edu.diagnostics import filter_shares, input_sensitivity, play_batch
 from amago_edu.results import provenance
 from amago_edu.evaluation import load_agent

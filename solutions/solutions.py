@@ -2,7 +2,7 @@
 
 They live outside the package (``pip install`` does not ship them), so a learner has to come here on purpose.
 
-One function per checker in :mod:`amago_edu.exercises` (same name without ``check_``), taking the same
+One function per checker in :mod:`amago_edu.course.exercises` (same name without ``check_``), taking the same
 context arguments and returning an answer that checker accepts; the docstring says why. The tests
 (``tests/test_exercises.py``) run every checker on these answers and on plausible wrong ones.
 """
@@ -192,7 +192,7 @@ def first_full_attempt(attempt_length: int = 16, choices: Sequence[int] = (9, 17
 def lookalike_games(entries: dict | None = None) -> set[str]:
     """06.1: group the games by the observation entries they set; every game in a group of two or more is a
     lookalike (RepeatFirstEasy and RepeatPreviousEasy both show one of 4 cards in the same 4 entries)."""
-    from amago_edu.exercises import _observation_entries, lookalike_games as group
+    from amago_edu.course.exercises import _observation_entries, lookalike_games as group
 
     return group(entries if entries is not None else _observation_entries())
 

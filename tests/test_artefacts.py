@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from amago_edu.artefacts import CHECKPOINT_DIR, export_agent, load_trained
+from amago_edu.course.artefacts import CHECKPOINT_DIR, export_agent, load_trained
 from amago_edu.config import TrainConfig
 from amago_edu.rollout import obs_to_torch
 from amago_edu.train import train, build_env_fn

@@ -23,7 +23,7 @@ from urllib.parse import urlparse
 
 import pytest
 
-from amago_edu import dev
+from tools import dev
 from conftest import NOTEBOOKS, ROOT
 from test_browser import CHROMIUM, CHROMIUM_FLAGS
 

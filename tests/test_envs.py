@@ -566,7 +566,7 @@ def test_dict_observation_tasks_mix_without_padding_keys():
 
 
 def test_after_each_outcome_counts_consecutive_attempts_by_hand():
-    from amago_edu.rollout import after_each_outcome
+    from amago_edu.course.recording import after_each_outcome
 
     hole_a, hole_b, goal = (1, 0), (0, 1), (3, 3)
     trials = [

@@ -1,6 +1,6 @@
 """Every exercise checker accepts the reference solution and refuses plausible mistakes, without revealing the answer.
 
-The checkers live in ``amago_edu.exercises`` (what the notebooks call), the solutions in
+The checkers live in ``amago_edu.course.exercises`` (what the notebooks call), the solutions in
 ``solutions/solutions.py``. Each case names a checker, its context arguments, wrong answers a learner could
 plausibly give, and strings (the answer) that no message for a wrong or missing answer may contain.
 """
@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import torch
 
-from amago_edu import exercises
+from amago_edu.course import exercises
 from amago_edu.twohot import TwoHot
 from conftest import ROOT
 

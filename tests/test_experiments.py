@@ -96,7 +96,7 @@ def test_readme_table_is_generated_between_its_markers(tmp_path):
 
 
 def test_export_writes_an_artefact_with_the_results_figures(tmp_path):
-    import amago_edu.artefacts as artefacts
+    import amago_edu.course.artefacts as artefacts
 
     results = tmp_path / "results"
     run("tmaze", seed=0, threads=1, fast=True, run_root=str(tmp_path / "runs"), out=results / "tmaze" / "seed0.json")

@@ -90,7 +90,7 @@ def test_no_citations_of_internal_notes(path):
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.stem)
 def test_exercises_take_an_answer_and_call_a_checker(notebook):
     """An exercise cell holds the learner's answer (``answer = None`` until filled in) and calls a checker from
-    amago_edu.exercises; it does not compute the answer and assert against it in the open. An exercise that asks
+    amago_edu.course.exercises; it does not compute the answer and assert against it in the open. An exercise that asks
     for a function holds a stub instead (``def f(...)`` whose body is ``return None  # your code here``) and calls
     the checker on that function."""
     cells = [c for c in json.loads(notebook.read_text())["cells"] if c["cell_type"] == "code"]
@@ -98,8 +98,8 @@ def test_exercises_take_an_answer_and_call_a_checker(notebook):
         source = "".join(cell["source"])
         assert not re.search(r"^my_\w+ = None", source, re.MULTILINE), (
             f"{notebook.name}: an answer variable checked in the open; use `answer = None` and a check_* function "
-            f"from amago_edu.exercises:\n{source}")
-        if "from amago_edu.exercises import" not in source:
+            f"from amago_edu.course.exercises:\n{source}")
+        if "from amago_edu.course.exercises import" not in source:
             continue
         functions = re.findall(r"^def (\w+)\(", source, re.MULTILINE)
         if functions:  # write-a-function exercise: one stub, then the checker on it

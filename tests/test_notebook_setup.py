@@ -7,7 +7,7 @@ import types
 
 import pytest
 
-from amago_edu.notebook import notebook_setup
+from amago_edu.course.notebook import notebook_setup
 
 
 @pytest.mark.parametrize("param, flag, colab, expected", [

@@ -6,8 +6,8 @@ import math
 import plotly.graph_objects as go
 import pytest
 
-from amago_edu import plotting
-from amago_edu.plotting import (LiveCurve, attempt_plot, compare_runs, learning_curve, loss_curves, read_metrics,
+from amago_edu.course import plotting
+from amago_edu.course.plotting import (LiveCurve, attempt_plot, compare_runs, learning_curve, loss_curves, read_metrics,
                                 summary_table, widget_frontend_available)
 
 
@@ -289,7 +289,7 @@ def test_live_curve_bad_arguments():
 
 
 def test_scored_attempt_bars_show_the_last_attempt_with_standard_errors():
-    from amago_edu.plotting import scored_attempt_bars
+    from amago_edu.course.plotting import scored_attempt_bars
 
     results = {"AMAGO-2": {"popgym/A": {"attempt_return": [0.1, 0.9], "attempt_return_se": [0.02, 0.03]},
                            "popgym/B": {"attempt_return": [0.0, 0.4], "attempt_return_se": [0.05, None]}},
@@ -306,7 +306,7 @@ def test_scored_attempt_bars_show_the_last_attempt_with_standard_errors():
 def test_imbalance_numbers_by_hand():
     import math
 
-    from amago_edu.plotting import imbalance_figure, imbalance_numbers
+    from amago_edu.course.plotting import imbalance_figure, imbalance_numbers
 
     # +r and -r sit at +-symlog(r) in symlog space; bins are 2 symlog(1e5) / (num_bins - 1) apart
     numbers = imbalance_numbers(0.01, reward_multiplier=10.0, num_bins=64)

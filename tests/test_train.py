@@ -11,7 +11,7 @@ import amago_edu.train as train_module
 from amago_edu.agent import Agent
 from amago_edu.config import TrainConfig
 from amago_edu.replay import TrajectoryStore, sample_length_groups
-from amago_edu.rollout import play_frozen_lake_trial
+from amago_edu.course.recording import play_frozen_lake_trial
 from amago_edu.evaluation import kept_checkpoints, load_agent, measure_held_out
 from amago_edu.train import History, NonFiniteLossError, Progress, read_metrics_rows, train
 from conftest import ROOT

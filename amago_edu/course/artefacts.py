@@ -23,9 +23,9 @@ from pathlib import Path
 
 import torch
 
-from .config import TrainConfig
-from .results import DATA_DIR, git_commit
-from .utils import atomic_path
+from ..config import TrainConfig
+from ..results import DATA_DIR, git_commit
+from ..utils import atomic_path
 
 CHECKPOINT_DIR = DATA_DIR / "checkpoints"
 PARTS = ("encoder", "transformer", "actor", "critic")
@@ -40,7 +40,7 @@ def artefact_path(name: str | Path) -> Path:
 
 def export_agent(run_dir: str | Path, name: str | Path, *, parts=PARTS, meta: dict | None = None) -> Path:
     """Write the agent of ``run_dir`` (its latest checkpoint) as an artefact with only ``parts``, in float16."""
-    from .evaluation import load_agent
+    from ..evaluation import load_agent
 
     unknown = sorted(set(parts) - set(PARTS))
     if unknown or not parts:
@@ -63,8 +63,8 @@ def load_trained(name: str | Path, device: str | torch.device = "cpu"):
     Parts the artefact leaves out (e.g. the critic of a policy-only artefact) keep their random initialisation;
     ``agent.loaded_parts`` says which parts are trained.
     """
-    from .evaluation import agent_for
-    from .utils import resolve_device
+    from ..evaluation import agent_for
+    from ..utils import resolve_device
 
     path = artefact_path(name)
     if not path.exists():

@@ -211,7 +211,7 @@ def check_full_trial_context(answer, size: int = 5, episodes_per_trial: int = 5)
     """00.2: the smallest context_length that holds a whole trial of ``size`` x ``size`` Meta-Frozen-Lake."""
     if answer is None:
         return _not_answered("00.2")
-    from .envs import make_env
+    from ..envs import make_env
 
     env = make_env("toy/meta_frozen_lake", episodes_per_trial=episodes_per_trial, size=size)
     truth = env.max_trial_length + 1
@@ -398,7 +398,7 @@ def _two_hot_cases():
     index ``_TWO_HOT_EDGE``) the range's edges and values beyond them, which must be clipped."""
     import torch
 
-    from .twohot import TwoHot, symexp
+    from ..twohot import TwoHot, symexp
 
     generator = torch.Generator().manual_seed(0)
     cases = []
@@ -420,7 +420,7 @@ def check_two_hot_encode(fn: Callable | None) -> bool | None:
     """02.4: ``fn(values (V,), bins (N,)) -> (V, N)`` two-hot labels, compared with ``TwoHot.encode``."""
     import torch
 
-    from .twohot import symlog
+    from ..twohot import symlog
 
     exercise = "02.4"
     verdict = _start(exercise, fn, "encode")
@@ -541,7 +541,7 @@ def check_filtered_bc_loss(fn: Callable | None) -> bool | None:
     with ``losses.filtered_bc_actor_loss``: its value, its gradient, and no gradient into the advantage."""
     import torch
 
-    from .losses import filtered_bc_actor_loss
+    from ..losses import filtered_bc_actor_loss
 
     exercise = "03.4"
     verdict = _start(exercise, fn, "loss")
@@ -607,7 +607,7 @@ def check_filtered_bc_loss(fn: Callable | None) -> bool | None:
 
 # -- 04 Transformer policy ------------------------------------------------------------------------
 def _block_parameters(d: int) -> int:
-    from .transformer import Block
+    from ..transformer import Block
 
     return sum(p.numel() for p in Block(d, n_heads=4, d_ff=4 * d, dropout=0.0).parameters())
 
@@ -899,7 +899,7 @@ def _observation_entries(env_id: str = "popgym-mt", trials: int = 3, seed: int =
     """{task: the entries of the padded observation it ever sets} over a few random trials of each task."""
     import numpy as np
 
-    from .envs import make_env
+    from ..envs import make_env
 
     probe = make_env(env_id, seed=seed)
     names, size = probe.task_names, probe.observation_space["observation"].shape[0]
@@ -949,7 +949,7 @@ def check_layout_overlap(answer, train_seeds: tuple[int, int] | None = None,
                          eval_seeds: tuple[int, int] | None = None) -> bool | None:
     """06.2: can the held-out BabyAI layouts (level seeds eval_seeds) include a training one (train_seeds)?"""
     if train_seeds is None or eval_seeds is None:
-        from .envs.babyai import EVAL_SEEDS, TRAIN_SEEDS
+        from ..envs.babyai import EVAL_SEEDS, TRAIN_SEEDS
 
         train_seeds, eval_seeds = train_seeds or TRAIN_SEEDS, eval_seeds or EVAL_SEEDS
     overlap = max(train_seeds[0], eval_seeds[0]) < min(train_seeds[1], eval_seeds[1])
@@ -983,7 +983,7 @@ def _popart_cases():
     them to the batch's moments); the last case leaves them where they were."""
     import torch
 
-    from .popart import PopArt
+    from ..popart import PopArt
 
     generator = torch.Generator().manual_seed(4)
     cases = []
@@ -1055,7 +1055,7 @@ def check_rescaled_loss_ratio(answer, scales: dict[str, float] | None = None) ->
     if answer is None:
         return _not_answered("08.1")
     if scales is None:
-        from .envs.procgen import PROCGEN_EASY_RESCALED as scales  # plain module: no envpool needed
+        from ..envs.procgen import PROCGEN_EASY_RESCALED as scales  # plain module: no envpool needed
     if not _is_number(answer) or float(answer) <= 0:
         return _wrong("08.1", "give one positive number: the largest game's loss divided by the smallest's.")
     largest, smallest = max(scales.values()), min(scales.values())

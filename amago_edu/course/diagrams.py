@@ -14,7 +14,7 @@ from __future__ import annotations
 from html import escape
 from pathlib import Path
 
-from .results import DATA_DIR
+from ..results import DATA_DIR
 
 FIGURES = DATA_DIR / "figures"
 FONT = "font-family='Helvetica, Arial, sans-serif'"

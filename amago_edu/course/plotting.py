@@ -28,7 +28,7 @@ import plotly.graph_objects as go
 from plotly.colors import sample_colorscale
 from plotly.subplots import make_subplots
 
-from .metrics import read_metrics  # noqa: F401  (re-exported: plotting starts from run folders)
+from ..metrics import read_metrics  # noqa: F401  (re-exported: plotting starts from run folders)
 
 X_LABELS = {"env_steps": "environment steps", "update": "gradient updates", "wall_time": "wall-clock time (s)"}
 METRIC_LABELS = {
@@ -470,7 +470,7 @@ def imbalance_numbers(scale: float, reward_multiplier: float = 10.0, num_bins: i
     import torch
     import torch.nn.functional as F
 
-    from .twohot import TwoHot, symlog
+    from ..twohot import TwoHot, symlog
 
     if not scale > 0 or not reward_multiplier > 0 or int(num_bins) < 2:
         raise ValueError(f"scale and reward_multiplier must be > 0 and num_bins >= 2, got {scale}, "

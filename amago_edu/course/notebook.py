@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sys
 
-from .utils import seed_everything
+from ..utils import seed_everything
 
 
 def notebook_setup(fast: bool, seed: int) -> bool:
