@@ -94,8 +94,7 @@ def evaluate_tasks(policy, config: TrainConfig, trials_per_task: int, seed: int)
 
     Each task gets its own vector env that plays only that task (``make_env(task=...)``, the
     mixture's spaces) on the split ``config.eval_split`` (held-out variants by default). The same ``seed`` gives every policy the same
-    sequence of games in each env (``evaluate`` keeps the first trials to finish, at least
-    ``trials_per_task``, so the sets can differ by a trial or two).
+    sequence of games in each env (``evaluate`` scores each env's first trials, at least ``trials_per_task`` in all).
     """
     spec = env_spec(config)
     probe = make_env(spec, split=config.eval_split, **env_options(config))

@@ -182,17 +182,24 @@ def _acting_steps(envs: gym.vector.VectorEnv, agent, seed: int, sample: bool):
 
 
 def evaluate(envs: gym.vector.VectorEnv, agent: Agent, trials: int, seed: int, sample: bool = True) -> dict:
-    """Run at least ``trials`` whole trials (no exploration, fresh context) and summarise them.
+    """Run whole trials (no exploration, fresh context) and summarise them: the first ceil(trials / N) trials of each
+    of the N envs, so at least ``trials``. Each env's first trials, whatever their length: keeping the first trials
+    to *finish* would over-sample short ones (quick failures in frozen lake), a length bias of the score.
 
     Returns {"return", "success", "attempt_return", "attempt_success", "tasks": {name: {...}}} where
     returns are the environment's (scaled) rewards summed over the trial, "normalized_return" divides
     by the task's reward scale, "success" is the last attempt's success rate (None where the task has
     no success notion), and attempt_* are lists indexed by the attempt within the trial.
     """
+    per_env = -(-trials // envs.num_envs)
+    finished = np.zeros(envs.num_envs, dtype=np.int64)
     results, steps = [], _acting_steps(envs, agent, seed, sample)
-    while len(results) < trials:
+    while finished.min() < per_env:
         _, done, info = next(steps)
         for i in np.flatnonzero(done):
+            finished[i] += 1
+            if finished[i] > per_env:
+                continue
             final = info["final_info"]
             results.append({
                 "task": str(final["task"][i]),

@@ -9,7 +9,6 @@ from collections import deque
 import gymnasium as gym
 import numpy as np
 import pytest
-import torch
 from gymnasium import spaces
 from gymnasium.utils.env_checker import check_env
 
@@ -17,7 +16,6 @@ from amago_edu.envs import MultiTaskEnv, TrialWrapper, make_env
 from amago_edu.envs.popgym import POPGYM_MT, POPGymAdapter, _action_adapter, _flat_encoder, popgym_games
 from amago_edu.config import TrainConfig
 from amago_edu.envs.toy import MetaFrozenLake, map_split
-from amago_edu.rollout import RandomPolicy
 from amago_edu.train import build_env_fn
 
 
@@ -582,41 +580,3 @@ def test_after_each_outcome_counts_consecutive_attempts_by_hand():
     assert result["goal after a failure"] == (2 / 5, 5)  # goals after: hole (trial 1), out of time (trial 2)
     assert result["same hole again"] == (1 / 4, 4)  # four attempts follow a hole; one fell in the same hole
     assert after_each_outcome([{"outcomes": ["goal"], "paths": [[(0, 0), goal]]}])["same hole again"] == (None, 0)
-
-
-class _CyclingPolicy(torch.nn.Module):
-    """Acting interface stub: call c picks action c % 4 in every env."""
-
-    def __init__(self):
-        super().__init__()
-        self.anchor = torch.nn.Parameter(torch.zeros(0), requires_grad=False)
-        self.calls = 0
-
-    def init_cache(self, num_envs, device=None):
-        return RandomPolicy._NoContext()
-
-    def act(self, obs, time, cache, sample=True):
-        self.calls += 1
-        return torch.full((int(time.shape[0]),), (self.calls - 1) % 4)
-
-
-def test_action_frequencies_count_every_env_and_step_by_hand():
-    from amago_edu.rollout import action_frequencies, make_vector_env
-
-    envs = make_vector_env(lambda i: make_env("toy/meta_frozen_lake", seed=i, episodes_per_trial=2), 2)
-    try:
-        # 6 calls x 2 envs: actions 0, 1, 2, 3, 0, 1 -> counts 4, 4, 2, 2, 0 of 12
-        np.testing.assert_allclose(action_frequencies(envs, _CyclingPolicy(), steps=6, seed=0),
-                                   [4 / 12, 4 / 12, 2 / 12, 2 / 12, 0.0])
-        uniform = action_frequencies(envs, RandomPolicy(envs.single_action_space, seed=0), steps=2000, seed=0)
-        np.testing.assert_allclose(uniform, 0.2, atol=0.02)  # 4,000 draws: s.e. of each share 0.006
-        with pytest.raises(ValueError, match="steps must be >= 1"):
-            action_frequencies(envs, _CyclingPolicy(), steps=0, seed=0)
-    finally:
-        envs.close()
-    continuous = make_vector_env(lambda i: gym.make("Pendulum-v1"), 1)
-    try:
-        with pytest.raises(ValueError, match="needs a Discrete action space"):
-            action_frequencies(continuous, _CyclingPolicy(), steps=1, seed=0)
-    finally:
-        continuous.close()
