@@ -39,7 +39,7 @@ $(EXTRAS_STAMP): requirements-metaworld.txt requirements-atari.txt requirements-
 	$(PY) -m pip install --quiet --no-deps -r requirements-procgen.txt
 	touch $@
 
-# the browser tests (tests/test_browser.py: JupyterLab; tests/test_book.py: the built book): Debian's chromium,
+# the browser tests (tests/course/test_browser.py: JupyterLab; tests/course/test_book.py: the built book): Debian's chromium,
 # playwright from PyPI, and the book's requirements
 $(VENV)/.browser-test-deps: requirements-test.txt $(BOOK_DEPS)
 	command -v chromium >/dev/null || { $$([ "$$(id -u)" = 0 ] || echo sudo) apt-get update -qq && \

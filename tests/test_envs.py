@@ -561,22 +561,3 @@ def test_dict_observation_tasks_mix_without_padding_keys():
     assert observations[4]["reset"][0] == 1.0 and observations[4]["progress"][0] == 0.5
     np.testing.assert_array_equal(observations[4]["prev_action"], np.eye(7, dtype=np.float32)[3])
     np.testing.assert_array_equal(observations[5]["prev_action"], np.eye(7, dtype=np.float32)[3])
-
-
-def test_after_each_outcome_counts_consecutive_attempts_by_hand():
-    from amago_edu.course.recording import after_each_outcome
-
-    hole_a, hole_b, goal = (1, 0), (0, 1), (3, 3)
-    trials = [
-        # hole a, hole a again, goal, goal: pairs (hole, hole) same, (hole, goal), (goal, goal)
-        {"outcomes": ["hole", "hole", "goal", "goal"],
-         "paths": [[(0, 0), hole_a], [(0, 0), hole_a], [(0, 0), goal], [(0, 0), goal]]},
-        # hole a, hole b (another hole), out of time, goal: (hole, hole) not the same, (hole, time), (time, goal)
-        {"outcomes": ["hole", "hole", "out of time", "goal"],
-         "paths": [[(0, 0), hole_a], [(0, 0), hole_b], [(0, 0), (0, 0)], [(0, 0), goal]]},
-    ]
-    result = after_each_outcome(trials)
-    assert result["goal after goal"] == (1.0, 1)
-    assert result["goal after a failure"] == (2 / 5, 5)  # goals after: hole (trial 1), out of time (trial 2)
-    assert result["same hole again"] == (1 / 4, 4)  # four attempts follow a hole; one fell in the same hole
-    assert after_each_outcome([{"outcomes": ["goal"], "paths": [[(0, 0), goal]]}])["same hole again"] == (None, 0)

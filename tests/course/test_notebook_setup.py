@@ -35,5 +35,5 @@ def test_fast_flag(monkeypatch, capsys, param, flag, colab, expected):
 def test_binder_sets_fast_mode():
     from pathlib import Path
 
-    start = Path(__file__).resolve().parents[1] / "binder" / "start"
+    start = Path(__file__).resolve().parents[2] / "binder" / "start"
     assert "export AMAGO_EDU_FAST=1" in start.read_text() and start.stat().st_mode & 0o111

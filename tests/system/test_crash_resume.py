@@ -23,7 +23,7 @@ from amago_edu.config import TrainConfig
 from amago_edu.replay import TrajectoryStore
 from amago_edu.train import read_metrics_rows, train
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 # 40 updates, a row every 5, evaluations at 20 and 40, checkpoints every 10
 SETTINGS = dict(total_updates=40, log_interval=5, eval_interval=20, checkpoint_interval=10, eval_trials=4)
 ARGS = ["--preset", "fast"] + [f"--{k.replace('_', '-')}={v}" for k, v in SETTINGS.items()]
@@ -33,7 +33,7 @@ TRAIN_UPDATES = list(range(5, 41, 5))
 
 def run_cli(run_dir: Path, *extra: str, signal_at: str | None = None) -> subprocess.CompletedProcess:
     env = {"PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1", "AMAGO_EDU_HEADLESS": "1", "PATH": os.environ["PATH"]}
-    command = [str(ROOT / "tests" / "signal_at.py"), signal_at] if signal_at else ["-m", "amago_edu.train"]
+    command = [str(ROOT / "tests" / "system" / "signal_at.py"), signal_at] if signal_at else ["-m", "amago_edu.train"]
     return subprocess.run([sys.executable, *command, *ARGS, f"--run-dir={run_dir}", *extra],
                           capture_output=True, text=True, env=env, timeout=300)
 
