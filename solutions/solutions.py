@@ -4,7 +4,7 @@ They live outside the package (``pip install`` does not ship them), so a learner
 
 One function per checker in :mod:`amago_edu.course.exercises` (same name without ``check_``), taking the same
 context arguments and returning an answer that checker accepts; the docstring says why. The tests
-(``tests/test_exercises.py``) run every checker on these answers and on plausible wrong ones.
+(``tests/course/test_exercises.py``) run every checker on these answers and on plausible wrong ones.
 """
 
 from __future__ import annotations

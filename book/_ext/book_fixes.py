@@ -1,5 +1,5 @@
 """Two fixes for the Jupyter Book 1.0.4 stack pinned in requirements-book.txt; without them every page logs a
-JavaScript error (tests/test_book.py fails on any).
+JavaScript error (tests/course/test_book.py fails on any).
 
 - Sphinx 7.4 keeps an inline script registered after the builder started twice (once with the file name None,
   once with ""), so sphinx-thebe's ``const THEBE_JS_URL = ...`` is declared twice: "Identifier 'THEBE_JS_URL' has

@@ -1,5 +1,5 @@
 """``python tests/signal_at.py POINT:N:SIG [train arguments]``: ``python -m amago_edu.train`` whose N-th visit to POINT
-sends SIG to the process itself, for tests/test_crash_resume.py (a kill at a random time would rarely land inside
+sends SIG to the process itself, for tests/system/test_crash_resume.py (a kill at a random time would rarely land inside
 the short windows that matter). Points, as the training loop's callbacks see them: ``collect`` (a replay file was
 just written, mid-collection), ``update`` (after the optimizer step, before the update is counted, logged or
 checkpointed) and ``checkpoint`` (the new checkpoint is in its temporary file, not yet renamed over latest.pt)."""
