@@ -108,6 +108,35 @@ for _critic, _actor in ABLATION_VARIANTS:
             trials=32)
 
 
+def ablation_rows(prefix: str = "ablation", root: Path = RESULTS_DIR) -> list[dict]:
+    """The return-scale ablation's committed results as rows (notebook 07's bars, ``plotting.variant_bars``): per
+    variant ``critic+actor`` and game, the normalized return (return / reward scale) as mean and standard deviation
+    over the seeds, and ``above_random``, in how many of the ``seeds`` the variant beat a uniform random policy by
+    more than 2 standard errors on that game; then the random policy's rows (one per game). ``prefix``: "ablation"
+    (rescaled games) or "ablation_equal" (the control). [] when nothing is committed."""
+    rows, random = [], {}
+    for critic, actor in ABLATION_VARIANTS:
+        records = load_results(f"{prefix}_{critic}_{actor}", root)
+        if not records:
+            continue
+        scales = dict(zip(records[0]["config"]["env"].split(","), records[0]["config"]["reward_scales"]))
+        for task in records[0]["results"]["AMAGO-2"]:
+            values = [r["results"]["AMAGO-2"][task]["normalized_return"] for r in records]
+            rows.append({"variant": f"{critic}+{actor}", "task": task, "reward_scale": scales[task], "seeds": len(values),
+                         "normalized_return_mean": float(np.mean(values)),
+                         "normalized_return_std": float(np.std(values, ddof=1)) if len(values) > 1 else math.nan,
+                         "above_random": sum(task in r["above_random"]["1"] for r in records)})
+            for r in records:  # the same evaluation seeds for every variant: one random score per (seed, game)
+                random[r["seed"], task] = (scales[task], r["results"]["random"][task]["normalized_return"])
+    for task in dict.fromkeys(task for _, task in random):
+        values = [v for (_, t), (_, v) in random.items() if t == task]
+        rows.append({"variant": "random", "task": task, "reward_scale": next(s for (_, t), (s, _) in random.items() if t == task),
+                     "seeds": len(values), "normalized_return_mean": float(np.mean(values)),
+                     "normalized_return_std": float(np.std(values, ddof=1)) if len(values) > 1 else math.nan,
+                     "above_random": 0})
+    return rows
+
+
 #: the README's "laptop CPU or GPU" table: per benchmark, the registry entries that run it on a CPU and the paper
 #: preset for a GPU (App. A, Tables 1-2), with the paper's headline result (Sec. 4)
 BENCHMARK_ROWS = (

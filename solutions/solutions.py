@@ -207,13 +207,6 @@ def layout_overlap(train_seeds: tuple[int, int] | None = None, eval_seeds: tuple
 
 
 # -- 07 return-scale ablation ---------------------------------------------------------------------
-def mse_loss_share(scales) -> float:
-    """07.1: the MSE loss is the squared error and the error is proportional to c_k, so task k's loss is
-    proportional to c_k^2; the smallest task's share is min c_k^2 / sum_k c_k^2 (about 1e-6 for x0.1 beside x100)."""
-    squares = [float(c) ** 2 for c in scales]
-    return min(squares) / sum(squares)
-
-
 def popart_rescale(w, b, mu_old, sigma_old, mu_new, sigma_new):
     """07.7: sigma_new (h w' + b') + mu_new = sigma_old (h w + b) + mu_old for every h: the terms in h give
     w' = w sigma_old / sigma_new, the constants b' = (sigma_old b + mu_old - mu_new) / sigma_new (App. A; van

@@ -156,3 +156,24 @@ def test_target_verdicts_by_hand():
     assert target_met(babyai, records).startswith("NOT met") and target_met(babyai, records).endswith("none")
     assert target_met(babyai, records[:1]).startswith("NOT met")
     assert target_met(babyai, []) == "-"
+
+
+def test_ablation_rows_average_the_seeds_and_count_wins_over_random(tmp_path):
+    from amago_edu.experiments import ablation_rows
+
+    def record(seed, mine, random, above):
+        tasks = ("popgym/A", "popgym/B")
+        return {"seed": seed, "config": {"env": ",".join(tasks), "reward_scales": [0.1, 100.0]},
+                "results": {"AMAGO-2": {t: {"normalized_return": v} for t, v in zip(tasks, mine)},
+                            "random": {t: {"normalized_return": v} for t, v in zip(tasks, random)}},
+                "above_random": {"1": above}}
+    folder = tmp_path / "ablation_mse_max_q"
+    folder.mkdir()
+    for seed, mine, random, above in ((0, (0.2, 0.9), (0.0, -0.5), ["popgym/B"]), (1, (0.4, 0.7), (0.1, -0.4), [])):
+        (folder / f"seed{seed}.json").write_text(json.dumps(record(seed, mine, random, above)))
+    rows = {(r["variant"], r["task"]): r for r in ablation_rows("ablation", tmp_path)}
+    a, b = rows["mse+max_q", "popgym/A"], rows["mse+max_q", "popgym/B"]
+    assert a["normalized_return_mean"] == pytest.approx(0.3) and a["normalized_return_std"] == pytest.approx(0.1414, abs=1e-4)
+    assert (a["reward_scale"], a["seeds"], a["above_random"], b["above_random"]) == (0.1, 2, 0, 1)
+    assert rows["random", "popgym/B"]["normalized_return_mean"] == pytest.approx(-0.45)
+    assert ablation_rows("ablation_equal", tmp_path) == []

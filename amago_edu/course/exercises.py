@@ -48,7 +48,7 @@ __all__ = [
     # 06 multi-task runs
     "check_lookalike_games", "check_layout_overlap",
     # 07 return-scale ablation
-    "check_mse_loss_share", "check_popart_rescale",
+    "check_popart_rescale",
     # 08 the paper's benchmarks
     "check_rescaled_loss_ratio",
 ]
@@ -959,23 +959,6 @@ def check_layout_overlap(answer, train_seeds: tuple[int, int] | None = None,
 
 
 # -- 07 return-scale ablation ---------------------------------------------------------------------
-def check_mse_loss_share(answer, scales: Sequence[float]) -> bool | None:
-    """07.1: the share of the total MSE critic loss that comes from the smallest-scale task, when every
-    task's error is the same fraction of its own returns (so task k's loss grows as c_k^2)."""
-    if answer is None:
-        return _not_answered("07.1")
-    if not _is_number(answer) or not 0.0 <= float(answer) <= 1.0:
-        return _wrong("07.1", "give one number in [0, 1], a fraction of the total loss.")
-    squares = [float(c) ** 2 for c in scales]
-    truth = min(squares) / sum(squares)
-    linear = min(scales) / sum(scales)
-    if _close(float(answer), truth, 0.05):
-        return _right("07.1", "Invisible: the MSE critic will spend its capacity on the large-scale games.")
-    if _close(float(answer), linear, 0.05):
-        return _wrong("07.1", "that is the share of the *gradient* (linear in the error); the loss is squared.")
-    return _wrong("07.1", "task k's loss is proportional to c_k^2: divide the smallest c_k^2 by the sum over tasks.")
-
-
 def _popart_cases():
     """[(w (H, G), b (G,), mu_old, sigma_old, mu_new, sigma_new (G,) each, w' and b' of ``PopArt.update``)].
 
