@@ -197,15 +197,6 @@ def lookalike_games(entries: dict | None = None) -> set[str]:
     return group(entries if entries is not None else _observation_entries())
 
 
-def layout_overlap(train_seeds: tuple[int, int] | None = None, eval_seeds: tuple[int, int] | None = None) -> bool:
-    """06.2: half-open ranges [a, b) and [c, d) overlap iff max(a, c) < min(b, d); TRAIN_SEEDS ends where
-    EVAL_SEEDS starts, so no held-out layout is a training one."""
-    from amago_edu.envs.babyai import EVAL_SEEDS, TRAIN_SEEDS
-
-    (a, b), (c, d) = train_seeds or TRAIN_SEEDS, eval_seeds or EVAL_SEEDS
-    return max(a, c) < min(b, d)
-
-
 # -- 07 return-scale ablation ---------------------------------------------------------------------
 def popart_rescale(w, b, mu_old, sigma_old, mu_new, sigma_new):
     """07.7: sigma_new (h w' + b') + mu_new = sigma_old (h w + b) + mu_old for every h: the terms in h give
@@ -215,10 +206,3 @@ def popart_rescale(w, b, mu_old, sigma_old, mu_new, sigma_new):
 
 
 # -- 08 the paper's benchmarks ------------------------------------------------------------------------
-def rescaled_loss_ratio(scales: dict[str, float] | None = None) -> float:
-    """08.1: coinrun x100 against climber x0.1 is a 1000x spread of returns, so of errors, and a 10^6 spread of
-    squared errors, i.e. of MSE losses."""
-    from amago_edu.envs.procgen import PROCGEN_EASY_RESCALED
-
-    scales = scales or PROCGEN_EASY_RESCALED
-    return (max(scales.values()) / min(scales.values())) ** 2

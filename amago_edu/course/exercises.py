@@ -46,11 +46,9 @@ __all__ = [
     # 05 in-context adaptation
     "check_trials_needed", "check_first_full_attempt",
     # 06 multi-task runs
-    "check_lookalike_games", "check_layout_overlap",
+    "check_lookalike_games",
     # 07 return-scale ablation
     "check_popart_rescale",
-    # 08 the paper's benchmarks
-    "check_rescaled_loss_ratio",
 ]
 
 
@@ -945,19 +943,6 @@ def check_lookalike_games(answer, entries: dict[str, tuple[int, ...]] | None = N
                           "observation alone.")
 
 
-def check_layout_overlap(answer, train_seeds: tuple[int, int] | None = None,
-                         eval_seeds: tuple[int, int] | None = None) -> bool | None:
-    """06.2: can the held-out BabyAI layouts (level seeds eval_seeds) include a training one (train_seeds)?"""
-    if train_seeds is None or eval_seeds is None:
-        from ..envs.babyai import EVAL_SEEDS, TRAIN_SEEDS
-
-        train_seeds, eval_seeds = train_seeds or TRAIN_SEEDS, eval_seeds or EVAL_SEEDS
-    overlap = max(train_seeds[0], eval_seeds[0]) < min(train_seeds[1], eval_seeds[1])
-    return _check_true_false(
-        "06.2", answer, overlap, "Held-out layouts measure what generalises, not what was memorised.",
-        "both ranges are half-open [low, high): compare the end of one with the start of the other.")
-
-
 # -- 07 return-scale ablation ---------------------------------------------------------------------
 def _popart_cases():
     """[(w (H, G), b (G,), mu_old, sigma_old, mu_new, sigma_new (G,) each, w' and b' of ``PopArt.update``)].
@@ -1032,19 +1017,3 @@ def check_popart_rescale(fn: Callable | None) -> bool | None:
 
 
 # -- 08 the paper's benchmarks ------------------------------------------------------------------------
-def check_rescaled_loss_ratio(answer, scales: dict[str, float] | None = None) -> bool | None:
-    """08.1: in the rescaled Procgen mixture, the ratio of the largest game's MSE critic loss to the smallest's,
-    for errors that are the same fraction of each game's returns (so a game's loss grows as its scale squared)."""
-    if answer is None:
-        return _not_answered("08.1")
-    if scales is None:
-        from ..envs.procgen import PROCGEN_EASY_RESCALED as scales  # plain module: no envpool needed
-    if not _is_number(answer) or float(answer) <= 0:
-        return _wrong("08.1", "give one positive number: the largest game's loss divided by the smallest's.")
-    largest, smallest = max(scales.values()), min(scales.values())
-    if _close(float(answer), (largest / smallest) ** 2, 0.02):
-        return _right("08.1", "A regression critic spends essentially all its loss on the x100 game; a two-hot "
-                      "critic's cross-entropy is the same size for every game.")
-    if _close(float(answer), largest / smallest, 0.02):
-        return _wrong("08.1", "that is the ratio of the errors; the MSE loss squares them.")
-    return _wrong("08.1", "read the two scales from PROCGEN_EASY_RESCALED, divide the larger by the smaller, then square.")

@@ -229,9 +229,6 @@ def cases(run_dir):
         ("check_first_full_attempt", {}, solutions.first_full_attempt(), [9, 33, 81, 16], []),  # choices are listed
         ("check_lookalike_games", dict(entries=ENTRIES), solutions.lookalike_games(ENTRIES),
          [{"popgym/RepeatFirstEasy"}, set(ENTRIES), {"popgym/HigherLowerEasy", "popgym/CountRecallEasy"}, "RepeatFirstEasy"], []),
-        ("check_layout_overlap", {}, solutions.layout_overlap(), [True, "yes", 1.0], []),
-        ("check_rescaled_loss_ratio", {}, solutions.rescaled_loss_ratio(), [1000.0, 100.0, 1e-6, -1e6, "1e6"],
-         ["1000000", "1e6", "10^6"]),
         # the exercises that ask for a function: the solution is the function itself
         ("check_two_hot_encode", {}, solutions.two_hot_encode, _function_mistakes("check_two_hot_encode"),
          ["searchsorted", "scatter", "log1p"]),
@@ -260,7 +257,7 @@ def test_every_checker_has_a_case_and_a_solution(run_dir):
     assert {name for name in checkers if name not in notebooks} == set()  # no checker that no notebook asks for
 
 
-@pytest.mark.parametrize("index", range(26))
+@pytest.mark.parametrize("index", range(24))
 def test_checker_accepts_the_solution_and_refuses_mistakes(index, run_dir, capsys):
     name, context, solution, wrong_answers, secrets = cases(run_dir)[index]
     check = getattr(exercises, name)
@@ -325,8 +322,6 @@ def test_checkers_compute_the_truth_from_their_context(run_dir, tmp_path, capsys
     assert exercises.check_tiny_return_cost(solutions.tiny_return_cost(coarse), coarse) is True
     assert exercises.check_tiny_return_cost(solutions.tiny_return_cost(TWOHOT), coarse) is False
     assert exercises.check_first_changed_step(5, changed_step=5) is True
-    assert exercises.check_rescaled_loss_ratio(100.0, scales={"a": 10.0, "b": 1.0}) is True
-    assert exercises.check_rescaled_loss_ratio(solutions.rescaled_loss_ratio(), scales={"a": 10.0, "b": 1.0}) is False
     capsys.readouterr()
 
 
