@@ -64,7 +64,8 @@ HELD_OUT_SEEDS = 900_000
 
 def measure_held_out(agent: Agent, config: TrainConfig, trials: int, seed_offset: int = HELD_OUT_SEEDS) -> dict:
     """``evaluate`` on ``trials`` trials of the held-out split (``config.eval_split``) with fresh seeds, plus the
-    in-context improvement ``mean(success of attempts 2..k) - success of attempt 1`` (None without successes).
+    in-context improvement ``success of the last attempt - success of the first`` (None without successes; the
+    registry's and the notebooks' one definition).
 
     The sampled actions come from torch's generator seeded with the same seed as the envs (and torch's random
     state is restored afterwards), so measuring one agent twice gives the same trials and the same figures."""
@@ -76,8 +77,7 @@ def measure_held_out(agent: Agent, config: TrainConfig, trials: int, seed_offset
     finally:
         envs.close()
     success = result["attempt_success"]
-    result["improvement"] = (None if len(success) < 2 or None in success
-                             else float(np.mean(success[1:]) - success[0]))
+    result["improvement"] = None if len(success) < 2 or None in success else float(success[-1] - success[0])
     return result
 
 

@@ -13,7 +13,7 @@ Three agents on meta frozen lake (preset ``frozen_lake``: 4x4 maps, k = 5 attemp
 * **untrained**: the full agent's architecture at its initialisation (seed 0).
 
 Each plays ``--trials`` trials on held-out maps (``split="test"``, seeds no run used); the script prints success
-by attempt with standard errors and the in-context improvement ``mean(attempts 2..k) - attempt 1``, writes
+by attempt with standard errors and the in-context improvement (last attempt - first), writes
 ``data/results/in_context_frozen_lake.json`` and exports the two trained agents to ``data/checkpoints/``
 (``frozen_lake``, ``frozen_lake_short_context``), which notebook 05 shows in FAST mode.
 """

@@ -5,7 +5,7 @@
 For each run folder: its last checkpoint plays ``--trials`` trials of the held-out split (``eval_split``, the
 seeds ``amago_edu.train.measure_held_out`` uses, so runs of one task are measured on the same trials) and the
 script prints success (or return) by attempt with standard errors, the last attempt minus the first, and the
-in-context improvement (mean of attempts 2..k minus attempt 1). ``benchmarks/context_length.py`` uses the same
+in-context improvement (last attempt minus first). ``benchmarks/context_length.py`` uses the same
 measurement for ``make run``'s agent. ``--greedy`` plays each policy's most likely action instead of sampling it
 (the run's ``eval_sample``): how much of the measured success the sampling itself costs.
 """
