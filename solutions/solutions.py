@@ -183,11 +183,6 @@ def trials_needed(difference: float = 0.1, rate: float = 0.45) -> int:
     return math.ceil(8 * rate * (1 - rate) / difference**2 - 1e-9)
 
 
-def first_full_attempt(attempt_length: int = 16, choices: Sequence[int] = (9, 17, 33, 81)) -> int:
-    """05.2: 17 = a whole 16-step attempt plus the slot of the current step."""
-    return min(c for c in choices if c >= attempt_length + 1)
-
-
 # -- 06 multi-task runs ---------------------------------------------------------------------------
 def lookalike_games(entries: dict | None = None) -> set[str]:
     """06.1: group the games by the observation entries they set; every game in a group of two or more is a

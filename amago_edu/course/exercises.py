@@ -44,7 +44,7 @@ __all__ = [
     "check_block_parameters", "check_sliding_window", "check_first_changed_step",
     "check_causal_mask", "check_kv_cache_step", "check_td_target",
     # 05 in-context adaptation
-    "check_trials_needed", "check_first_full_attempt",
+    "check_trials_needed",
     # 06 multi-task runs
     "check_lookalike_games",
     # 07 return-scale ablation
@@ -875,21 +875,6 @@ def check_trials_needed(answer, difference: float = 0.1, rate: float = 0.45) -> 
     if enough(4 * answer):
         return _wrong("05.1", "too few: the difference must be *two* standard errors, not one.")
     return _wrong("05.1", "too few: square both sides of 0.1 = 2 sqrt(2 * 0.45 * 0.55 / N), then solve for N.")
-
-
-def check_first_full_attempt(answer, attempt_length: int = 16, choices: Sequence[int] = (9, 17, 33, 81)) -> bool | None:
-    """05.2: the smallest of ``choices`` whose context holds a whole previous attempt and the current step."""
-    if answer is None:
-        return _not_answered("05.2")
-    if not _is_number(answer) or int(answer) not in choices:
-        return _wrong("05.2", f"answer one of {', '.join(str(c) for c in choices)}.")
-    fits = [c for c in choices if c >= attempt_length + 1]
-    if int(answer) == min(fits):
-        return _right("05.2")
-    if int(answer) in fits:
-        return _wrong("05.2", "that holds a whole attempt, but so does a smaller choice.")
-    return _wrong("05.2", f"an attempt is up to {attempt_length} steps, and the step the agent acts at needs a "
-                          "slot of its own.")
 
 
 # -- 06 multi-task runs ---------------------------------------------------------------------------
