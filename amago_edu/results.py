@@ -11,6 +11,8 @@ import json
 import math
 from pathlib import Path
 
+import numpy as np
+
 #: the repository's ``data/`` folder (the notebooks and benchmarks read and write it)
 DATA_DIR = Path(__file__).resolve().parents[1] / "data"
 
@@ -139,3 +141,33 @@ def above_random_counts(record: dict) -> dict[str, int]:
     if "tasks_above_random" in record:
         return record["tasks_above_random"]
     return {attempt: len(tasks) for attempt, tasks in record["above_random"].items()}
+
+
+def versions() -> dict:
+    """Package versions and the machine, for the results file."""
+    import importlib.metadata
+    import platform
+
+    import gymnasium
+    import minigrid
+    import torch
+
+    return {**provenance(), "numpy": np.__version__,
+            "gymnasium": gymnasium.__version__, "popgym": importlib.metadata.version("popgym"),
+            "minigrid": minigrid.__version__, "platform": platform.platform(), "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None}
+
+
+def _cells(values, digits: int) -> str:
+    return " / ".join("-" if v is None or (isinstance(v, float) and np.isnan(v)) else f"{v:.{digits}f}"
+                      for v in values)
+
+
+def task_table(task: str, by_policy: dict[str, dict]) -> str:
+    """One task's plain-text table: a row per policy with return, normalized return and per-attempt values."""
+    header = ["policy", "trials", "return", "normalized", "return by attempt", "success by attempt"]
+    rows = [[policy, str(s["trials"]), f"{s['return']:.3f}", f"{s['normalized_return']:.3f}",
+             _cells(s["attempt_return"], 3), _cells(s["attempt_success"], 2)] for policy, s in by_policy.items()]
+    widths = [max(len(r[c]) for r in [header] + rows) for c in range(len(header))]
+    lines = ["  ".join(cell.ljust(w) if c == 0 else cell.rjust(w) for c, (cell, w) in enumerate(zip(r, widths)))
+             for r in [header] + rows]
+    return "\n".join([task] + lines)

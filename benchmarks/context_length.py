@@ -32,13 +32,11 @@ import torch
 from amago_edu.course.artefacts import export_agent
 from amago_edu.config import TrainConfig
 from amago_edu.metrics import History
-from amago_edu.results import DATA_DIR
+from amago_edu.results import DATA_DIR, versions
 from amago_edu.train import train
 from amago_edu.evaluation import agent_for, load_agent, measure_held_out
 from amago_edu.utils import atomic_path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from multitask import versions  # noqa: E402
 
 SHORT_CONTEXT = 4
 EVAL_KEYS = ("kind", "update", "env_steps", "wall_time", "success", "return", "attempt_success", "attempt_return")

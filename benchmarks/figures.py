@@ -3,14 +3,13 @@
     python benchmarks/figures.py
 
 Reads committed results only (``data/results/frozen_lake/`` of the experiment registry,
-``data/results/in_context_frozen_lake.json``, ``data/results/scale_ablation.csv``), builds the figures with
+``data/results/in_context_frozen_lake.json``, the registry's ``ablation_*`` results), builds the figures with
 ``amago_edu.course.plotting``, and screenshots them headless (playwright + chromium, as in the browser test)
 into ``data/figures/``.
 """
 
 from __future__ import annotations
 
-import csv
 import json
 import shutil
 import tempfile
@@ -18,7 +17,8 @@ from pathlib import Path
 
 import plotly.graph_objects as go
 
-from amago_edu.course.plotting import learning_curve, variant_bars, variant_curves
+from amago_edu.course.plotting import learning_curve, variant_bars
+from amago_edu.experiments import ablation_rows
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "data" / "figures"
@@ -81,14 +81,14 @@ def frozen_lake() -> None:
              OUT / "frozen_lake_curve.png")
 
 
-def scale_ablation(path: Path) -> None:
-    save_png(variant_bars(list(csv.DictReader(open(path))), title="Return-scale ablation: normalised return per "
-                          "task (mean +- std over seeds)"), OUT / "scale_ablation.png", width=1000)
-    curves = path.with_name(path.stem + "_curves.csv")
-    if curves.exists():
-        save_png(variant_curves(list(csv.DictReader(open(curves))), title="Return-scale ablation: normalised "
-                                "return per task during training (mean over seeds)"),
-                 OUT / "scale_ablation_curves.png", width=1000)
+def scale_ablation() -> None:
+    """The registry's return-scale ablation: each variant rescaled, and at equal scales (the control)."""
+    for prefix, name, what in (("ablation", "scale_ablation.png", "games rescaled x0.1 / x1 / x100"),
+                               ("ablation_equal", "scale_ablation_equal.png", "every game x1 (the control)")):
+        rows = ablation_rows(prefix)
+        if rows:
+            save_png(variant_bars(rows, title=f"Return-scale ablation, {what}: normalised return per game "
+                                  "(mean +- std over seeds)"), OUT / name, width=1000)
 
 
 def main(argv=None) -> None:
@@ -98,9 +98,7 @@ def main(argv=None) -> None:
     parser.parse_args(argv)
     OUT.mkdir(parents=True, exist_ok=True)
     frozen_lake()
-    ablation = ROOT / "data" / "results" / "scale_ablation.csv"
-    if ablation.exists():
-        scale_ablation(ablation)
+    scale_ablation()
 
 
 if __name__ == "__main__":

@@ -31,17 +31,16 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import platform
 import shlex
 import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from amago_edu.config import TrainConfig
-from amago_edu.results import SCORING, per_task_curves, provenance, verdict_table
+from amago_edu.experiments import FAST
+from amago_edu.results import SCORING, per_task_curves, task_table, verdict_table, versions
 from amago_edu.rollout import RandomPolicy
 from amago_edu.train import train
 from amago_edu.evaluation import action_space, evaluate_tasks, load_agent
@@ -56,27 +55,7 @@ FAST_ENV_KWARGS = {"babyai-mt": {"max_steps": 8}, "metaworld-ml1": {"max_episode
                    "procgen-easy": {"max_episode_steps": 8}}
 ROOT = Path(__file__).resolve().parents[1]
 #: tiny settings for --fast (tests, notebooks): seconds, learns nothing
-FAST_OVERRIDES = dict(d_model=32, n_layers=1, n_heads=2, tstep_hidden=32, head_hidden=32, num_critics=2,
-                      context_length=16, num_envs=2, collect_steps=8, updates_per_collect=2, learning_starts=1,
-                      batch_size=4, total_updates=4, eval_interval=4, eval_trials=2, log_interval=2,
-                      checkpoint_interval=4, warmup_updates=2, max_minutes=0.0,
-                      num_threads=1)
-
-
-def _cells(values, digits: int) -> str:
-    return " / ".join("-" if v is None or (isinstance(v, float) and np.isnan(v)) else f"{v:.{digits}f}"
-                      for v in values)
-
-
-def task_table(task: str, by_policy: dict[str, dict]) -> str:
-    """One task's plain-text table: a row per policy with return, normalized return and per-attempt values."""
-    header = ["policy", "trials", "return", "normalized", "return by attempt", "success by attempt"]
-    rows = [[policy, str(s["trials"]), f"{s['return']:.3f}", f"{s['normalized_return']:.3f}",
-             _cells(s["attempt_return"], 3), _cells(s["attempt_success"], 2)] for policy, s in by_policy.items()]
-    widths = [max(len(r[c]) for r in [header] + rows) for c in range(len(header))]
-    lines = ["  ".join(cell.ljust(w) if c == 0 else cell.rjust(w) for c, (cell, w) in enumerate(zip(r, widths)))
-             for r in [header] + rows]
-    return "\n".join([task] + lines)
+FAST_OVERRIDES = {**FAST, "num_threads": 1}  # the registry's tiny budget: learns nothing, runs everything
 
 
 def csv_rows(set_name: str, results: dict[str, dict[str, dict]]) -> list[dict]:
@@ -94,18 +73,6 @@ def csv_rows(set_name: str, results: dict[str, dict[str, dict]]) -> list[dict]:
                 row[f"attempt{j}_success_se"] = "" if success is None or success_se is None else success_se
             rows.append(row)
     return rows
-
-
-def versions() -> dict:
-    """Package versions and the machine, for the results file."""
-    import importlib.metadata
-
-    import gymnasium
-    import minigrid
-
-    return {**provenance(), "numpy": np.__version__,
-            "gymnasium": gymnasium.__version__, "popgym": importlib.metadata.version("popgym"),
-            "minigrid": minigrid.__version__, "platform": platform.platform(), "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None}
 
 
 def run_set(set_name: str, args) -> dict:

@@ -32,17 +32,16 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # benchmarks/ is not a package
-from multitask import FAST_OVERRIDES, versions  # noqa: E402
 
-from amago_edu.config import TrainConfig  # noqa: E402
-from amago_edu.envs.popgym import POPGYM_MT  # noqa: E402
-from amago_edu.metrics import History  # noqa: E402
-from amago_edu.results import above_random  # noqa: E402
-from amago_edu.rollout import RandomPolicy  # noqa: E402
+from amago_edu.experiments import FAST
+from amago_edu.config import TrainConfig
+from amago_edu.envs.popgym import POPGYM_MT
+from amago_edu.metrics import History
+from amago_edu.results import above_random, versions
+from amago_edu.rollout import RandomPolicy
 from amago_edu.train import train
-from amago_edu.evaluation import action_space, evaluate_tasks, load_agent  # noqa: E402
-from amago_edu.utils import map_calls  # noqa: E402
+from amago_edu.evaluation import action_space, evaluate_tasks, load_agent
+from amago_edu.utils import map_calls
 
 ROOT = Path(__file__).resolve().parents[1]
 MIXTURE = ",".join(f"popgym/{game}" for game in POPGYM_MT)
@@ -78,7 +77,7 @@ def config_of(index: int, overrides: dict, args) -> TrainConfig:
                     state_value="sampled")
     settings.update(overrides)
     if args.fast:
-        settings.update(FAST_OVERRIDES)
+        settings.update({**FAST, "num_threads": 1})
     return TrainConfig.preset("popgym_mt", **settings)
 
 

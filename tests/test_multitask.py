@@ -1,4 +1,4 @@
-"""Multi-task runs without task labels: mixture plumbing, tiny end-to-end runs, the return-scale ablation."""
+"""Multi-task runs without task labels: mixture plumbing, tiny end-to-end runs, the multi-task benchmark script."""
 
 import csv
 import json
@@ -17,12 +17,10 @@ from amago_edu.envs.popgym import POPGYM_MT
 from amago_edu.rollout import RandomPolicy
 from amago_edu.train import train
 from amago_edu.evaluation import action_space, evaluate_tasks
+from amago_edu.results import task_table
 from amago_edu.utils import map_calls
 from conftest import ROOT
 
-sys.path.insert(0, str(ROOT / "benchmarks"))
-import multitask as multitask_benchmark  # noqa: E402
-import scale_ablation  # noqa: E402
 
 # tiny settings: seconds per run, enough to exercise every part of the loop once
 TINY = dict(d_model=32, n_layers=1, n_heads=2, tstep_hidden=32, head_hidden=32, num_critics=2, context_length=16,
@@ -125,53 +123,6 @@ def test_map_calls_returns_results_in_the_order_of_the_calls_in_and_out_of_worke
     assert map_calls(pow, calls, jobs=2) == [32, 9, 1]
 
 
-def test_summarise_hand_computed_mean_and_std_over_seeds():
-    def run(variant, seed, a, b):
-        return {"variant": variant, "critic": "mse", "actor": "max_q", "seed": seed,
-                "tasks": {"t/a": {"reward_scale": 0.01, "return": a * 0.01, "normalized_return": a},
-                          "t/b": {"reward_scale": 100.0, "return": b * 100, "normalized_return": b}}}
-
-    rows = scale_ablation.summarise([run("v", 0, 0.2, -1.0), run("v", 1, 0.6, -1.0), run("w", 0, 0.5, 0.25)])
-    assert [(r["variant"], r["task"], r["seeds"]) for r in rows] == [("v", "t/a", 2), ("v", "t/b", 2),
-                                                                        ("w", "t/a", 1), ("w", "t/b", 1)]
-    assert rows[0]["normalized_return_mean"] == pytest.approx(0.4)
-    assert rows[0]["normalized_return_std"] == pytest.approx(math.sqrt(0.08))  # sample std: (0.2^2 + 0.2^2) / 1
-    assert rows[0]["return_mean"] == pytest.approx(0.004)
-    assert rows[1]["normalized_return_std"] == 0.0 and rows[1]["return_mean"] == pytest.approx(-100.0)
-    assert math.isnan(rows[2]["normalized_return_std"])  # one seed: no spread to report
-    table = scale_ablation.format_table(rows).splitlines()
-    assert table[1].split() == ["variant", "t/a", "(x0.01)", "t/b", "(x100)"]
-    assert table[2].split() == ["v", "+0.40", "+-", "0.28", "-1.00", "+-", "0.00"]
-    assert table[3].split() == ["w", "+0.50", "+0.25"]
-
-
-def test_fast_ablation_writes_its_csv_and_json(tmp_path):
-    command = [sys.executable, str(ROOT / "benchmarks" / "scale_ablation.py"), "--fast", "--out", str(tmp_path / "out"),
-               "--run-root", str(tmp_path / "runs"), "--jobs", "2"]  # the five runs train two at a time
-    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr[-2000:]
-    with open(tmp_path / "out" / "scale_ablation.csv") as f:
-        rows = list(csv.DictReader(f))
-    variants = ("two_hot+filtered_bc", "two_hot+max_q", "mse+filtered_bc", "mse+max_q", "popart+max_q")
-    games = (("HigherLowerEasy", 0.1), ("RepeatFirstEasy", 1.0), ("RepeatPreviousEasy", 100.0))
-    assert [(r["variant"], r["task"].removeprefix("popgym/"), float(r["reward_scale"])) for r in rows] == [
-        (v, g, s) for v in (*variants, "random") for g, s in games]
-    for r in rows:
-        assert r["seeds"] == "1" and -1.0 <= float(r["normalized_return_mean"]) <= 1.0
-        assert float(r["return_mean"]) == pytest.approx(float(r["normalized_return_mean"]) * float(r["reward_scale"]))
-    record = json.loads((tmp_path / "out" / "scale_ablation.json").read_text())
-    assert "--fast" in record["command"] and record["versions"]["torch"]
-    assert [run["variant"] for run in record["runs"]] == list(variants)
-    assert record["evaluated_at_update"] == 4 and record["total_wall_s"] > 0
-    assert all(run["train_s"] > 0 and run["updates"] == run["evaluated_at_update"] == 4 for run in record["runs"])
-    assert "HigherLowerEasy (x0.1)" in done.stdout
-    with open(tmp_path / "out" / "scale_ablation_curves.csv") as f:
-        curves = list(csv.DictReader(f))
-    # FAST: evaluations at update 4 only, every task of the mixture in each
-    assert {(r["variant"], r["update"]) for r in curves} == {(v, "4") for v in variants}
-    assert {r["task"] for r in curves} <= {f"popgym/{g}" for g, _ in games}
-
-
 def test_fast_multitask_benchmark_writes_per_task_results_and_curves(tmp_path):
     command = [sys.executable, str(ROOT / "benchmarks" / "multitask.py"), "--fast", "--sets", "popgym-mt",
                "--out", str(tmp_path / "out"), "--run-root", str(tmp_path / "runs"), "--epsilon-anneal-steps", "1234"]
@@ -190,46 +141,18 @@ def test_fast_multitask_benchmark_writes_per_task_results_and_curves(tmp_path):
         assert task in done.stdout  # one printed table per game
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["--games", "Nope", "HigherLowerEasy"], "unknown POPGym games ['Nope']"),
-    (["--scales", "0.1"], "--scales needs one number per game: 3 games, 1 scales"),
-    (["--scales", "0.1", "1", "-1"], "--scales must be finite positive numbers"),
-    (["--num-bins", "1"], "num_bins must be an integer >= 2, got 1"),
-    (["--reward-multiplier", "0"], "reward_multiplier must be a finite positive number"),
-    (["--jobs", "0"], "--trials-per-task and --jobs >= 1"),
-    (["--minutes", "0", "--updates", "0"], "give a budget"),
-])
-def test_ablation_command_line_names_bad_arguments(argv, message, capsys):
-    with pytest.raises(SystemExit) as exit_info:
-        scale_ablation.parse_args(argv)
-    assert exit_info.value.code == 2 and message in capsys.readouterr().err
-
-
 @pytest.mark.parametrize("flag", ["--lr", "--length-groups", "--epsilon-anneal-steps"])
-def test_multitask_command_line_names_negative_overrides(flag, capsys):
-    with pytest.raises(SystemExit) as exit_info:
-        multitask_benchmark.main([flag, "-1", "--fast"])
-    assert exit_info.value.code == 2
-    assert "--lr, --length-groups and --epsilon-anneal-steps >= 0" in capsys.readouterr().err
-
-
-def test_runs_are_compared_at_their_largest_common_checkpoint(tmp_path):
-    runs = []
-    for name, updates in (("a", [500, 1000, 1500]), ("b", [500, 1000, 1200]), ("c", [500, 1000, 1500, 2000])):
-        (tmp_path / name / "checkpoints").mkdir(parents=True)
-        for u in updates:
-            (tmp_path / name / "checkpoints" / f"update_{u:07d}.pt").touch()
-        runs.append({"run_dir": str(tmp_path / name)})
-    assert scale_ablation.common_update(runs) == 1000
-    (tmp_path / "d" / "checkpoints").mkdir(parents=True)
-    with pytest.raises(RuntimeError, match="share no kept checkpoint"):
-        scale_ablation.common_update(runs + [{"run_dir": str(tmp_path / "d")}])
+def test_multitask_command_line_names_negative_overrides(flag):
+    done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "multitask.py"), flag, "-1", "--fast"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2
+    assert "--lr, --length-groups and --epsilon-anneal-steps >= 0" in done.stderr
 
 
 def test_task_table_hand_built():
     stats = {"trials": 4, "return": 0.5, "normalized_return": 0.5, "attempt_return": [0.1, 0.4],
              "attempt_success": [0.25, None]}
-    table = multitask_benchmark.task_table("babyai/GoToRedBall", {"AMAGO-2": stats}).splitlines()
+    table = task_table("babyai/GoToRedBall", {"AMAGO-2": stats}).splitlines()
     assert table[0] == "babyai/GoToRedBall"
     assert table[1].split("  ")[0] == "policy"
     assert table[2].split() == ["AMAGO-2", "4", "0.500", "0.500", "0.100", "/", "0.400", "0.25", "/", "-"]

@@ -2,6 +2,8 @@
 
 import json
 import math
+import os
+import subprocess
 import sys
 
 import pytest
@@ -16,9 +18,6 @@ from amago_edu.evaluation import kept_checkpoints, load_agent, measure_held_out
 from amago_edu.train import History, NonFiniteLossError, Progress, read_metrics_rows, train
 from conftest import ROOT
 
-sys.path.insert(0, str(ROOT / "benchmarks"))
-import held_out  # noqa: E402
-import length_groups  # noqa: E402
 
 # 20 updates, a row every 5, evaluations at 10 and 20, checkpoints at 10 and 20: a couple of seconds
 SMALL = dict(total_updates=20, log_interval=5, eval_interval=10, checkpoint_interval=10, eval_trials=4)
@@ -236,6 +235,12 @@ def keep_torch_threads():
     torch.set_num_threads(threads)
 
 
+def benchmark(script: str, *args: str) -> subprocess.CompletedProcess:
+    """A benchmark script through its command line (scripts are not a package: tests never import them)."""
+    return subprocess.run([sys.executable, str(ROOT / "benchmarks" / script), *args], cwd=ROOT, capture_output=True,
+                          text=True, timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"})
+
+
 def test_length_groups_train_and_the_benchmark_times_them_on_the_runs_replay(tmp_path, capsys, monkeypatch,
                                                                               keep_torch_threads):
     draws = []
@@ -250,8 +255,9 @@ def test_length_groups_train_and_the_benchmark_times_them_on_the_runs_replay(tmp
     assert history.final_eval["update"] == 10 and math.isfinite(history.train[-1]["critic_loss"])
     assert draws == [3, 3, 3, 3]
     files = sorted((tmp_path / "grouped" / "replay").glob("*.npz"))
-    assert length_groups.main([str(tmp_path / "grouped"), "--groups", "1", "3", "--repeats", "2", "--threads", "1"]) == 0
-    table = capsys.readouterr().out.splitlines()[-2:]
+    done = benchmark("length_groups.py", str(tmp_path / "grouped"), "--groups", "1", "3", "--repeats", "2", "--threads", "1")
+    assert done.returncode == 0, done.stderr[-2000:]
+    table = done.stdout.splitlines()[-2:]
     assert [line.split()[0] for line in table] == ["1", "3"]
     assert all(float(line.split()[1]) > 0 and int(line.split()[3]) > 0 for line in table)  # ms/update, valid transitions
     assert sorted((tmp_path / "grouped" / "replay").glob("*.npz")) == files  # the benchmark removed nothing
@@ -270,14 +276,14 @@ def test_measure_held_out_is_reproducible_and_leaves_torchs_random_state_alone(f
 
 def test_held_out_benchmark_prints_each_runs_success_by_attempt(fast_run, capsys, tmp_path, keep_torch_threads):
     config, history = fast_run
-    assert held_out.main([str(history.run_dir), "--trials", "4"]) == 0
-    line = capsys.readouterr().out.strip().splitlines()[-1]
+    done = benchmark("held_out.py", str(history.run_dir), "--trials", "4")
+    assert done.returncode == 0, done.stderr[-2000:]
+    line = done.stdout.strip().splitlines()[-1]
     assert line.startswith(f"{history.run_dir} (toy/meta_frozen_lake, ") and line.count("+-") == config.episodes_per_trial
-    assert held_out.main([str(history.run_dir), "--trials", "4", "--greedy"]) == 0
-    assert "held-out trials, greedy): success by attempt" in capsys.readouterr().out
-    with pytest.raises(SystemExit):
-        held_out.main([str(tmp_path / "no_run")])
-    assert "no checkpoints/latest.pt" in capsys.readouterr().err
+    done = benchmark("held_out.py", str(history.run_dir), "--trials", "4", "--greedy")
+    assert "held-out trials, greedy): success by attempt" in done.stdout
+    done = benchmark("held_out.py", str(tmp_path / "no_run"))
+    assert done.returncode != 0 and "no checkpoints/latest.pt" in done.stderr
 
 
 def test_a_recorded_frozen_lake_trial_replays_the_same_for_its_seed(fast_run):

@@ -207,7 +207,7 @@ def variant_bars(rows: Iterable[Mapping], title: str | None = None) -> go.Figure
     """Grouped bars: one group per task (labelled with its reward scale), one bar per variant, error bars = the
     std over seeds (none where it is NaN or empty: one seed). ``rows``: ``{"variant", "task", "reward_scale",
     "normalized_return_mean", "normalized_return_std"}`` dicts (CSV strings are fine), e.g. the rows of
-    ``benchmarks/scale_ablation.py``'s ``scale_ablation.csv``; a ``random`` variant is hatched."""
+    ``amago_edu.experiments.ablation_rows``; a ``random`` variant is hatched."""
     rows = list(rows)
     if not rows:
         raise ValueError("rows is empty: nothing to plot")
@@ -248,33 +248,6 @@ def scored_attempt_bars(results: Mapping[str, Mapping[str, Mapping]], metric: st
     label = METRIC_LABELS.get(metric, metric)
     return _layout(fig, title or f"{label} of the scored attempt (mean +- standard error)", barmode="group",
                    yaxis_title=label)
-
-
-def variant_curves(rows: Iterable[Mapping], metric: str = "normalized_return", title: str | None = None) -> go.Figure:
-    """Learning curves of several variants x seeds, one panel per task, one line per variant = the mean over
-    seeds at each update. ``rows``: flat ``{"variant", "seed", "update", "task", metric}`` dicts (CSV
-    strings are fine), e.g. ``benchmarks/scale_ablation.py``'s ``scale_ablation_curves.csv``."""
-    means: dict[str, dict[str, dict[int, list[float]]]] = {}  # task -> variant -> update -> values
-    for row in rows:
-        by_update = means.setdefault(row["task"], {}).setdefault(row["variant"], {})
-        by_update.setdefault(int(row["update"]), []).append(float(row[metric]))
-    if not means:
-        raise ValueError("rows is empty: nothing to plot")
-    tasks = list(means)
-    variants = list(dict.fromkeys(v for task in tasks for v in means[task]))
-    colors = sample_colorscale("Turbo", [i / max(1, len(variants) - 1) for i in range(len(variants))])
-    fig = make_subplots(rows=1, cols=len(tasks), shared_yaxes=True,
-                        subplot_titles=[t.removeprefix("popgym/") for t in tasks])
-    for col, task in enumerate(tasks, start=1):
-        for variant, color in zip(variants, colors):
-            by_update = means[task].get(variant, {})
-            updates = sorted(by_update)
-            fig.add_trace(go.Scatter(x=updates, y=[sum(by_update[u]) / len(by_update[u]) for u in updates],
-                                     mode="lines", name=variant, legendgroup=variant, showlegend=col == 1,
-                                     line=dict(color=color)), row=1, col=col)
-    fig.update_xaxes(title_text=X_LABELS["update"])
-    fig.update_yaxes(title_text=METRIC_LABELS.get(metric, metric), col=1)
-    return _layout(fig, title or f"{METRIC_LABELS.get(metric, metric)} during training (mean over seeds)")
 
 
 def _all_evals(named_rows: Mapping[str, Iterable[Mapping]]) -> list[Mapping]:

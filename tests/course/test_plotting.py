@@ -147,21 +147,6 @@ def test_compare_runs_one_line_per_run_and_per_task():
         compare_runs({"a": ROWS}, task="missing")
 
 
-def test_variant_curves_mean_over_seeds_one_panel_per_task():
-    rows = [{"variant": v, "seed": str(seed), "update": str(u), "task": t, "normalized_return": str(value)}
-            for v, seed, u, t, value in [("a", 0, 250, "popgym/X", 0.2), ("a", 1, 250, "popgym/X", 0.6),
-                                         ("a", 0, 500, "popgym/X", 1.0), ("a", 0, 250, "popgym/Y", -0.5),
-                                         ("b", 0, 250, "popgym/X", 0.1)]]
-    fig = plotting.variant_curves(rows)
-    assert [a.text for a in fig.layout.annotations] == ["X", "Y"]  # panel titles
-    traces = {(tr.name, tr.xaxis): tr for tr in fig.data}
-    assert list(traces[("a", "x")].x) == [250, 500] and list(traces[("a", "x")].y) == pytest.approx([0.4, 1.0])
-    assert list(traces[("a", "x2")].y) == [-0.5] and list(traces[("b", "x2")].x) == []  # b never played Y
-    assert [tr.showlegend for tr in fig.data] == [True, True, False, False]  # one legend entry per variant
-    with pytest.raises(ValueError, match="empty"):
-        plotting.variant_curves([])
-
-
 def test_variant_bars_one_bar_per_variant_labelled_with_the_scale():
     rows = [{"variant": "a", "task": "popgym/X", "reward_scale": "0.1", "normalized_return_mean": "0.5",
              "normalized_return_std": "0.25"},
