@@ -17,12 +17,9 @@ A trajectory with T transitions is a dict of numpy arrays::
     task       str                 task name, for logging only
 
 Compression: trajectories with a ``"pixels"`` observation are written with ``np.savez_compressed``,
-the others with ``np.savez``. Measured on 500-step trajectories of 3x64x64 uint8 frames (6.2 MB raw,
-one CPU thread): Atari frames (random play, resized from 210x160) of Pong, Breakout, Seaquest and
-MsPacman shrink 21-121x for 35-93 ms of writing instead of 15-19 ms, and 5-6 ms of reading instead
-of 3 ms; rendered MiniGrid frames 54x; uniform noise, the worst case, 1.0x at 167 ms. That is cheap
-next to collecting 500 steps. A file without pixels (16 floats a step) shrinks 2.5x but takes 6x as
-long to write (1.2 ms instead of 0.2 ms), so those files stay uncompressed.
+the others with ``np.savez``: game frames shrink by one to two orders of magnitude for a few milliseconds more per
+file, cheap next to collecting the trial, while a file of a few floats per step gains little and takes several
+times longer to write.
 ``np.load`` reads both kinds.
 """
 
@@ -183,7 +180,7 @@ class TrajectoryStore:
         arrays = {_OBS_PREFIX + k: v for k, v in traj["obs"].items()}
         arrays.update({k: traj[k] for k in _ARRAY_KEYS})
         arrays["task"] = np.array(traj["task"])
-        save = np.savez_compressed if PIXEL_KEY in traj["obs"] else np.savez  # measured: see the module docstring
+        save = np.savez_compressed if PIXEL_KEY in traj["obs"] else np.savez  # why: the module docstring
         with atomic_path(path) as tmp:
             with open(tmp, "wb") as f:  # a file object, so numpy does not append another ".npz"
                 save(f, **arrays)
