@@ -6,7 +6,10 @@
 - :func:`input_sensitivity`: for each input of the timestep encoder, how far the policy moves (total variation)
   when that input alone is swapped between two trajectories; and how much the tokens vary across steps. A policy
   that ignores its mission, or a token that does not change with the state, shows up here.
-- :func:`play_batch`: a batch of windows from fresh play with the agent, for either probe.
+- :func:`learning_signal`: whether the losses have anything to learn from: how much the critic's values vary across
+  states and across actions (a flat critic gives filtered BC only noise to filter), how many rewards the batch holds,
+  and how many replay actions sit at a bound of the actor's probability clamp (no BC gradient passes there).
+- :func:`play_batch`: a batch of windows from fresh play with the agent, for any of the probes.
 """
 
 from __future__ import annotations
@@ -108,3 +111,33 @@ def input_sensitivity(agent: Agent, batch: dict, seed: int = 0) -> dict[str, flo
     finally:
         agent.train(was_training)
     return scores
+
+
+@torch.no_grad()
+def learning_signal(agent: Agent, batch: dict) -> dict[str, float]:
+    """On valid steps of ``batch``, for the acting (last) discount factor: "value_spread_states", the standard deviation
+    across states of max_a Q(s, a); "value_spread_actions", the mean over states of max_a Q - min_a Q (a critic that
+    cannot tell states or actions apart leaves filtered BC nothing but noise); "rewarded_steps", the share of steps
+    with a positive reward; "clamp_low" and "clamp_high", the shares of replay actions whose clamped probability sits
+    at the actor's bound 0.001 or near 0.99 (no BC gradient passes the clamp there). Discrete actions only."""
+    if not agent.discrete:
+        raise ValueError("learning_signal reads Q of every action and the clamped probabilities: discrete actions only")
+    was_training = agent.training
+    agent.eval()
+    try:
+        step = agent.unpack(batch)
+        valid = step["mask"].reshape(-1)
+        q = agent.all_action_values(agent.critic.hidden(step["s"]), step["s"])[valid][:, -1]  # (n, A)
+        if step["valid_now"] is not None:  # a game's invalid actions are no choice: leave them out of the spread
+            allowed = step["valid_now"][valid]
+            top, bottom = q.masked_fill(~allowed, -np.inf).max(-1).values, q.masked_fill(~allowed, np.inf).min(-1).values
+        else:
+            top, bottom = q.max(-1).values, q.min(-1).values
+        probs = agent.actor(step["s"], step["valid_now"])[valid][:, -1]  # (n, A), the acting gamma
+        chosen = probs.gather(-1, step["actions"][valid].view(-1, 1)).squeeze(-1)
+    finally:
+        agent.train(was_training)
+    return {"value_spread_states": float(top.std()), "value_spread_actions": float((top - bottom).mean()),
+            "rewarded_steps": float((batch["rewards"][batch["mask"]] > 0).float().mean()),
+            "clamp_low": float((chosen <= 0.0011).float().mean()), "clamp_high": float((chosen >= 0.989).float().mean()),
+            "steps": int(valid.sum())}

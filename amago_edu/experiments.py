@@ -409,6 +409,9 @@ def report(root: Path = RESULTS_DIR, out: Path = RESULTS_MD) -> str:
                     f"vs {shares['exact']:.3f} (exact V(s)) of {shares['n']:,} state-gamma pairs; ")
             moved = ", ".join(f"{k} {v:.3f}" for k, v in sorted(r["input_sensitivity"].items(), key=lambda kv: -kv[1])
                               if k != "token_spread")
+            signal = r.get("learning_signal")
+            kept += ("" if not signal else f"critic values vary by {signal['value_spread_states']:.3f} across states and "
+                     f"{signal['value_spread_actions']:.3f} across actions, {signal['rewarded_steps']:.3f} of steps rewarded; ")
             lines.append(f"- `{r['source']}` ({r['env']}): {kept}policy change when swapping {moved}; token spread "
                          f"{r['input_sensitivity']['token_spread']:.2f}. `{r['command']}`, commit {r['provenance']['commit']}.")
     text = "\n".join(lines) + "\n"

@@ -13,6 +13,8 @@ does) and the probes read windows of them (``amago_edu.diagnostics``):
   agree within sampling error. Needs the critic (artefacts of the "policy" parts have none: skipped).
 - input sensitivity: for each observation key, the mean total-variation change of the policy when that key alone
   is swapped with another window's; and the token spread (std of the encoder's tokens across steps / their norm).
+- learning signal: how much the critic's values vary across states and actions, the share of rewarded steps, and
+  the share of replay actions at a bound of the actor's probability clamp. Needs the critic.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from pathlib import Path
 import torch
 
 from amago_edu.course.artefacts import artefact_path, load_trained
-from amago_edu.diagnostics import filter_shares, input_sensitivity, play_batch
+from amago_edu.diagnostics import filter_shares, input_sensitivity, learning_signal, play_batch
 from amago_edu.results import provenance
 from amago_edu.evaluation import load_agent
 
@@ -66,17 +68,23 @@ def main(argv=None) -> int:
     batch = play_batch(agent, config, trajectories=args.trials, batch_size=args.windows, seed=args.seed)
     steps = int(batch["mask"].sum())
     print(f"{args.source}: {config.env}, {args.trials} trials played, {args.windows} windows, {steps} transitions")
+    shares = signal = None
     if has_critic and agent.discrete:
         shares = filter_shares(agent, batch, draws=args.draws, seed=args.seed)
         print(f"filter keeps (A > {agent.config.filter_threshold:g}): sampled V(s) {shares['sampled']:.3f} "
               f"+- {shares['sampled_se']:.3f}, exact V(s) {shares['exact']:.3f} ({shares['n']} state-gamma pairs)")
+        signal = learning_signal(agent, batch)
+        print(f"critic (acting gamma): max_a Q varies by {signal['value_spread_states']:.3f} (std) across states, "
+              f"max_a Q - min_a Q is {signal['value_spread_actions']:.3f} on average; {signal['rewarded_steps']:.3f} of "
+              f"steps rewarded; replay actions at the clamp's bounds: {signal['clamp_low']:.3f} low, "
+              f"{signal['clamp_high']:.3f} high")
     else:
         print("filter share: skipped (" + ("no critic in this artefact" if agent.discrete else "continuous actions")
               + ")")
     scores = input_sensitivity(agent, batch, seed=args.seed)
     if args.out:
         record = {"source": args.source, "env": config.env, "trials": args.trials, "windows": args.windows,
-                  "transitions": steps, "filter_shares": shares if has_critic and agent.discrete else None,
+                  "transitions": steps, "filter_shares": shares, "learning_signal": signal,
                   "input_sensitivity": scores, "command": shlex.join(["python", "benchmarks/probe.py", *sys.argv[1:]]),
                   "provenance": provenance()}
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)

@@ -212,3 +212,22 @@ def test_a_saturated_policy_gets_a_bc_gradient_only_without_the_clamp(bc_log_pro
     agent.loss(batch)["loss"].backward()
     gradient = agent.actor.net[-1].bias.grad.abs().sum()
     assert bool(gradient > 1e-3) == moves, float(gradient)
+
+
+def test_learning_signal_by_hand():
+    """Q(s, a) = Q everywhere: no spread across states (0), max - min across actions 1.0. The policy is POLICY
+    everywhere: replay action 2 (p = 0.8) sits at no clamp bound, a policy of 0.999 on action 2 sits at the upper bound
+    for action 2 and the lower one for the others. Two of the six steps are rewarded."""
+    from amago_edu.diagnostics import learning_signal
+
+    actions = torch.tensor([[2, 2, 2], [0, 2, 2]])
+    batch = batch_of(actions)
+    batch["rewards"] = torch.tensor([[1.0, 0.0, 0.0], [0.0, 0.0, 0.5]])
+    signal = learning_signal(hand_built_agent(), batch)
+    assert signal["value_spread_states"] == pytest.approx(0.0, abs=1e-6)
+    assert signal["value_spread_actions"] == pytest.approx(1.0, abs=1e-5)
+    assert signal["rewarded_steps"] == pytest.approx(2 / 6) and signal["steps"] == 6
+    assert signal["clamp_low"] == 0.0 and signal["clamp_high"] == 0.0
+    saturated = hand_built_agent(policy=torch.tensor([0.00025, 0.00025, 0.999, 0.00025, 0.00025]))
+    signal = learning_signal(saturated, batch)
+    assert signal["clamp_high"] == pytest.approx(5 / 6) and signal["clamp_low"] == pytest.approx(1 / 6)

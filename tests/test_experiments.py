@@ -122,10 +122,13 @@ def test_probe_script_writes_what_the_report_shows(tmp_path):
                             capture_output=True, text=True, cwd=ROOT, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
     assert "filter keeps (A > -0.0001): sampled V(s)" in result.stdout and "token spread" in result.stdout
+    assert "critic (acting gamma): max_a Q varies by" in result.stdout
     record = json.loads(out.read_text())
+    assert 0 <= record["learning_signal"]["rewarded_steps"] <= 1 and record["learning_signal"]["value_spread_states"] >= 0
     assert set(record["input_sensitivity"]) >= {"observation", "prev_action", "token_spread"}
     text = report(tmp_path / "results", tmp_path / "RESULTS.md")
     assert "## Probes of trained agents" in text and "filter keeps" in text and "policy change when swapping" in text
+    assert "critic values vary by" in text
     bad = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "probe.py"), str(tmp_path / "nothing")],
                          capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert bad.returncode == 2 and "neither a run folder" in bad.stderr
