@@ -3,7 +3,7 @@
     python -m amago_edu.experiments list
     python -m amago_edu.experiments run frozen_lake --seed 0 [--threads 1]     # train, score, write the result
     python -m amago_edu.experiments score frozen_lake --seed 0 --run runs/fl   # score a run the entry's settings made
-    python -m amago_edu.experiments report                  # RESULTS.md and README's CPU/GPU table from data/results/
+    python -m amago_edu.experiments report                  # RESULTS.md, README's tables and figures from data/results/
     python -m amago_edu.experiments export tmaze --seed 0 --artefact tmaze     # a notebook's committed agent
 
 An entry names a preset, its overrides, the seeds a claim rests on and how a trained agent is scored:
@@ -436,7 +436,7 @@ def main(argv=None) -> int:
             p.add_argument("--run-root", default="runs/registry")
         else:
             p.add_argument("--run", required=True, help="the run folder to score")
-    sub.add_parser("report", help="rewrite RESULTS.md from data/results/")
+    sub.add_parser("report", help="rewrite RESULTS.md, the README's tables and data/figures/ from data/results/")
     p = sub.add_parser("export", help="commit a registry run's agent as a notebook artefact (data/checkpoints/)")
     p.add_argument("name", choices=sorted(REGISTRY))
     p.add_argument("--seed", type=int, required=True)
@@ -449,9 +449,12 @@ def main(argv=None) -> int:
             print(f"{name:<26} preset {entry.preset:<12} seeds {list(entry.seeds)}  {entry.description}")
         return 0
     if args.command == "report":
+        from .figures import render_all
+
         report()
         readme = RESULTS_MD.with_name("README.md")
         print(f"wrote {RESULTS_MD}" + (f" and the CPU/GPU table of {readme}" if update_readme(readme) else ""))
+        render_all()
         return 0
     if args.command == "export":
         try:

@@ -1,6 +1,7 @@
-"""Render the README's result pictures (PNG) from real run folders, with Debian's Chromium.
+"""Render the README's result pictures (PNG) from committed results, with Debian's Chromium.
 
-    python benchmarks/figures.py
+    python -m amago_edu.experiments report      # RESULTS.md, the README's tables, and these figures
+    python -m amago_edu.figures                 # the figures alone
 
 Reads committed results only (``data/results/frozen_lake/`` of the experiment registry,
 ``data/results/in_context_frozen_lake.json``, the registry's ``ablation_*`` results), builds the figures with
@@ -17,8 +18,7 @@ from pathlib import Path
 
 import plotly.graph_objects as go
 
-from amago_edu.course.plotting import learning_curve, variant_bars
-from amago_edu.experiments import ablation_rows
+from .course.plotting import learning_curve, variant_bars
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "data" / "figures"
@@ -53,7 +53,7 @@ def frozen_lake() -> None:
     """The README's hero figure from committed results only: success by attempt of the registry's `make run` agents
     (every seed), the short-context and untrained agents (benchmarks/context_length.py), and the authors' code as
     run on a CPU (their AMAGO-1 ``Agent``; data/reference/authors_cpu_runs.json)."""
-    from amago_edu.experiments import load_results
+    from .experiments import load_results
 
     records = load_results("frozen_lake")
     if not records:
@@ -85,10 +85,27 @@ def scale_ablation() -> None:
     """The registry's return-scale ablation: each variant rescaled, and at equal scales (the control)."""
     for prefix, name, what in (("ablation", "scale_ablation.png", "games rescaled x0.1 / x1 / x100"),
                                ("ablation_equal", "scale_ablation_equal.png", "every game x1 (the control)")):
+        from .experiments import ablation_rows
+
         rows = ablation_rows(prefix)
         if rows:
             save_png(variant_bars(rows, title=f"Return-scale ablation, {what}: normalised return per game "
                                   "(mean +- std over seeds)"), OUT / name, width=1000)
+
+
+def render_all() -> bool:
+    """Every figure; False (and nothing written) where no headless Chromium with playwright is installed."""
+    try:
+        import playwright  # noqa: F401
+    except ImportError:
+        playwright = None
+    if playwright is None or shutil.which("chromium") is None:
+        print("figures skipped: they need Chromium and playwright (`make test` installs both)")
+        return False
+    OUT.mkdir(parents=True, exist_ok=True)
+    frozen_lake()
+    scale_ablation()
+    return True
 
 
 def main(argv=None) -> None:
@@ -96,9 +113,7 @@ def main(argv=None) -> None:
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.parse_args(argv)
-    OUT.mkdir(parents=True, exist_ok=True)
-    frozen_lake()
-    scale_ablation()
+    render_all()
 
 
 if __name__ == "__main__":
