@@ -127,7 +127,7 @@ PAPER_RESULTS = {
 #: which benchmarks/multitask.py set and paper preset stand for each benchmark
 #: and which committed result file is the benchmark's CPU result (``load_result`` names)
 BENCHMARKS = {
-    "popgym": {"cpu_set": "popgym-mt", "paper_preset": "paper_popgym", "result": "multitask_popgym-mt_mask_lg8_seed0.json"},
+    "popgym": {"cpu_set": "popgym-mt", "paper_preset": "paper_popgym", "result": "popgym_mt_mask/seed0.json"},
     "babyai": {"cpu_set": "babyai-mt", "paper_preset": "paper_babyai", "result": "babyai_mt/seed0.json"},
     "metaworld": {"cpu_set": "metaworld-ml1", "paper_preset": "paper_metaworld_ml45",
                   "result": "multitask_metaworld-ml1.json"},
