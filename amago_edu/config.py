@@ -252,9 +252,9 @@ PRESETS: dict[str, dict] = {
                  log_interval=10, checkpoint_interval=20, epsilon_anneal_steps=125),
     # frozen lake's trials are 27 steps on average but up to 80: length_groups keeps the padding out of the batches.
     # The budget is in updates, so the result does not depend on the machine's speed; the time cap is a safety net
-    # that a machine twice as slow as a 2-core laptop still stays under.
+    # that a machine twice as slow as one core of a 2-core laptop still stays under.
     "frozen_lake": dict(**_SMALL, env="toy/meta_frozen_lake", episodes_per_trial=5, env_kwargs={"size": 4},
-                        context_length=81, num_envs=16, total_updates=24_000, max_minutes=60.0,
+                        context_length=81, num_envs=16, total_updates=24_000, max_minutes=90.0,
                         epsilon_anneal_steps=12500, epsilon_end=0.1, eval_interval=500, lr=1e-4, length_groups=8),
     # T-maze: a 30-step memory (gamma 0.9999 so the final reward reaches the first step); argmax at evaluation, and
     # the authors' T-maze exploration (their examples/04_tmaze.py): 1.0 -> 0.01 over 100k steps per env, 0.5 / H
