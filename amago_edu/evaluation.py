@@ -13,7 +13,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import gymnasium as gym
-import numpy as np
 import torch
 
 from .agent import Agent
