@@ -88,7 +88,7 @@ def test_readme_table_is_generated_between_its_markers(tmp_path):
     assert update_readme(readme, tmp_path)
     text = readme.read_text()
     assert text.startswith("intro\n") and text.endswith("after\n") and "old table" not in text and "old caption" not in text
-    assert "mean of 1 seeds, 15,000 updates, code at abc1234): 0.20 in attempt 1, 0.80 in attempt 5" in text
+    assert "mean of 1 seeds, 15,000 updates, trained at abc1234): 0.20 in attempt 1, 0.80 in attempt 5" in text
     assert "`frozen_lake`: success by attempt, mean of 1 seeds: 0.20 / 0.60 / 0.70 / 0.80 / 0.80" in text
     assert "`paper_babyai`" in text and "`babyai_mt`: not run yet" in text
     readme.write_text("no markers")
