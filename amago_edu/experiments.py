@@ -114,26 +114,25 @@ def ablation_rows(prefix: str = "ablation", root: Path = RESULTS_DIR) -> list[di
     over the seeds, and ``above_random``, in how many of the ``seeds`` the variant beat a uniform random policy by
     more than 2 standard errors on that game; then the random policy's rows (one per game). ``prefix``: "ablation"
     (rescaled games) or "ablation_equal" (the control). [] when nothing is committed."""
-    rows, random = [], {}
+    def row(variant: str, task: str, scale: float, values: list[float], above: int) -> dict:
+        return {"variant": variant, "task": task, "reward_scale": scale, "seeds": len(values),
+                "normalized_return_mean": float(np.mean(values)),
+                "normalized_return_std": float(np.std(values, ddof=1)) if len(values) > 1 else math.nan,
+                "above_random": above}
+
+    rows, random = [], {}  # random: {task: (scale, {seed: normalized return})}
     for critic, actor in ABLATION_VARIANTS:
         records = load_results(f"{prefix}_{critic}_{actor}", root)
         if not records:
             continue
         scales = dict(zip(records[0]["config"]["env"].split(","), records[0]["config"]["reward_scales"]))
         for task in records[0]["results"]["AMAGO-2"]:
-            values = [r["results"]["AMAGO-2"][task]["normalized_return"] for r in records]
-            rows.append({"variant": f"{critic}+{actor}", "task": task, "reward_scale": scales[task], "seeds": len(values),
-                         "normalized_return_mean": float(np.mean(values)),
-                         "normalized_return_std": float(np.std(values, ddof=1)) if len(values) > 1 else math.nan,
-                         "above_random": sum(task in r["above_random"]["1"] for r in records)})
+            rows.append(row(f"{critic}+{actor}", task, scales[task],
+                            [r["results"]["AMAGO-2"][task]["normalized_return"] for r in records],
+                            sum(task in r["above_random"]["1"] for r in records)))
             for r in records:  # the same evaluation seeds for every variant: one random score per (seed, game)
-                random[r["seed"], task] = (scales[task], r["results"]["random"][task]["normalized_return"])
-    for task in dict.fromkeys(task for _, task in random):
-        values = [v for (_, t), (_, v) in random.items() if t == task]
-        rows.append({"variant": "random", "task": task, "reward_scale": next(s for (_, t), (s, _) in random.items() if t == task),
-                     "seeds": len(values), "normalized_return_mean": float(np.mean(values)),
-                     "normalized_return_std": float(np.std(values, ddof=1)) if len(values) > 1 else math.nan,
-                     "above_random": 0})
+                random.setdefault(task, (scales[task], {}))[1][r["seed"]] = r["results"]["random"][task]["normalized_return"]
+    rows += [row("random", task, scale, list(by_seed.values()), 0) for task, (scale, by_seed) in random.items()]
     return rows
 
 

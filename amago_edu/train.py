@@ -77,7 +77,7 @@ class RunLock:
         try:
             fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            holder = os.read(self.fd, 200).decode(errors="replace").strip() or "another process"
+            holder = _holder_named_in(self.fd)
             os.close(self.fd)
             raise ValueError(_in_use(run_dir, holder)) from None
         os.ftruncate(self.fd, 0)
@@ -89,6 +89,11 @@ class RunLock:
             fcntl.flock(self.fd, fcntl.LOCK_UN)
             os.close(self.fd)
             self.fd = None
+
+
+def _holder_named_in(fd: int) -> str:
+    """What the lock file open at ``fd`` says of the process that holds it."""
+    return os.read(fd, 200).decode(errors="replace").strip() or "another process"
 
 
 def _in_use(run_dir: Path, holder: str) -> str:
@@ -105,7 +110,7 @@ def run_dir_holder(run_dir: Path) -> str | None:
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
-        return os.read(fd, 200).decode(errors="replace").strip() or "another process"
+        return _holder_named_in(fd)
     finally:
         os.close(fd)  # closing also drops a lock taken just now
     return None
