@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from .config import TrainConfig
 from .metrics import History
@@ -69,6 +70,7 @@ class Experiment:
         return TrainConfig.preset(self.preset, **settings).validate()
 
 
+_FROZEN_LAKE = TrainConfig.preset("frozen_lake")
 REGISTRY: dict[str, Experiment] = {
     "frozen_lake": Experiment(
         "frozen_lake", "`make run`: AMAGO-2 on meta frozen lake, 4x4 held-out maps, k = 5 attempts",
@@ -79,6 +81,11 @@ REGISTRY: dict[str, Experiment] = {
     "frozen_lake_softmax_bc": Experiment(
         "frozen_lake", "`make run` with the BC log-probability taken from log_softmax (no gradient lost to the clamp)",
         overrides={"bc_log_prob": "softmax"}, seeds=(0,)),
+    # notebook 05's control: the same agent with a 4-step context, so a few steps into an attempt nothing of the
+    # previous one is left; as many transitions per update as the whole-trial agent (more, shorter windows)
+    "frozen_lake_short_context": Experiment(
+        "frozen_lake", "`make run` with a 4-step context: cannot hold the previous attempt (notebook 05's control)",
+        overrides={"context_length": 4, "batch_size": _FROZEN_LAKE.batch_size * _FROZEN_LAKE.window // 3}),
     "tmaze": Experiment(
         "tmaze", "T-maze, 30-step corridor: recall the cue at the junction", trials=64,
         target="after first reaching 0.95, every later evaluation >= 0.95", verdict="holds"),
@@ -211,7 +218,7 @@ def score(name: str, seed: int, run_dir: str | Path, fast: bool = False) -> dict
     """Score the trained run in ``run_dir`` as entry ``name`` says; its config must be the entry's (seed and
     bookkeeping fields aside), so a result cannot come from other settings than the registry's."""
     from .rollout import RandomPolicy
-    from .evaluation import action_space, evaluate_tasks, load_agent, measure_held_out
+    from .evaluation import action_space, agent_for, evaluate_tasks, load_agent, measure_held_out
 
     entry = _get(name)
     agent, config = load_agent(run_dir)
@@ -237,6 +244,9 @@ def score(name: str, seed: int, run_dir: str | Path, fast: bool = False) -> dict
         means = measured[f"attempt_{metric}"]
         record.update(metric=metric, trials=measured["trials"], attempt=means, attempt_se=measured[f"attempt_{metric}_se"],
                       last_minus_first=means[-1] - means[0])
+        torch.manual_seed(seed)  # the baseline: the same architecture at its initialisation, on the same trials
+        untrained = measure_held_out(agent_for(config).eval(), config, trials)
+        record["untrained"] = {"attempt": untrained[f"attempt_{metric}"], "attempt_se": untrained[f"attempt_{metric}_se"]}
     else:
         eval_seed = 7_000 + 10_000 * seed  # unlike training (0..) and train-time evaluation (5000..)
         results = {"AMAGO-2": evaluate_tasks(agent, config, trials, eval_seed),

@@ -22,6 +22,7 @@ def test_every_entry_runs_at_a_fast_budget(name, tmp_path):
     if REGISTRY[name].scoring == "held_out":
         assert len(record["attempt"]) == record["config"]["episodes_per_trial"]
         assert record["last_minus_first"] == pytest.approx(record["attempt"][-1] - record["attempt"][0])
+        assert len(record["untrained"]["attempt"]) == len(record["untrained"]["attempt_se"]) == len(record["attempt"])
     else:
         assert set(record["results"]) == {"AMAGO-2", "random"}
         for tasks in record["above_random"].values():
