@@ -312,19 +312,66 @@ def load_results(name: str, root: Path = RESULTS_DIR) -> list[dict]:
                                                       key=lambda p: int(p.stem[4:]))]
 
 
+def _last_attempt_curve(curve: list[dict]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The training-time evaluations' last-attempt success, its standard error and trial count (arrays of the
+    evaluations that have one)."""
+    rows = [e for e in curve if e.get("attempt_success") and e["attempt_success"][-1] is not None]
+    return (np.array([e["attempt_success"][-1] for e in rows], dtype=float),
+            np.array([(e.get("attempt_success_se") or [0.0])[-1] or 0.0 for e in rows], dtype=float),
+            np.array([e.get("trials", 0) for e in rows], dtype=float))
+
+
+def _largest_falls(x: np.ndarray, se: np.ndarray) -> np.ndarray:
+    """Curves (D, k) of values and standard errors -> (D,): each curve's largest drop below its best so far, in
+    standard errors of the difference (0 for a curve that never falls)."""
+    worst = np.zeros(len(x))
+    if x.shape[1] == 0:
+        return worst
+    best, best_se = x[:, 0].copy(), se[:, 0].copy()
+    for j in range(1, x.shape[1]):
+        fall = (best - x[:, j]) / np.maximum(np.hypot(best_se, se[:, j]), 1e-9)
+        worst = np.where(best > x[:, j], np.maximum(worst, fall), worst)
+        up = x[:, j] > best
+        best, best_se = np.where(up, x[:, j], best), np.where(up, se[:, j], best_se)
+    return worst
+
+
 def _largest_fall(curve: list[dict]) -> float:
     """The largest drop of the last attempt's evaluated success below its best so far, in standard errors of the
     difference (0 for a curve that never falls)."""
-    worst, best = 0.0, None
-    for e in curve:
-        if not e.get("attempt_success") or e["attempt_success"][-1] is None:
-            continue
-        x, se = e["attempt_success"][-1], (e.get("attempt_success_se") or [0.0])[-1] or 0.0
-        if best is not None and best[0] > x:
-            worst = max(worst, (best[0] - x) / max(math.hypot(best[1], se), 1e-9))
-        if best is None or x > best[0]:
-            best = (x, se)
-    return worst
+    x, se, _ = _last_attempt_curve(curve)
+    return float(_largest_falls(x[None], se[None])[0])
+
+
+def non_decreasing_fit(values, weights) -> np.ndarray:
+    """The weighted least-squares fit of ``values`` by a non-decreasing sequence (pool adjacent violators)."""
+    blocks: list[list[float]] = []  # [mean, weight, length]
+    for value, weight in zip(values, weights):
+        blocks.append([float(value), float(weight), 1])
+        while len(blocks) > 1 and blocks[-2][0] > blocks[-1][0]:
+            (m2, w2, n2), (m1, w1, n1) = blocks.pop(), blocks.pop()
+            blocks.append([(m1 * w1 + m2 * w2) / (w1 + w2), w1 + w2, n1 + n2])
+    return np.array([mean for mean, _, length in blocks for _ in range(length)])
+
+
+def fall_by_chance(curve: list[dict], draws: int = 4000, seed: int = 0) -> float | None:
+    """How often an agent that never gets worse would show a fall as large as this curve's largest one.
+
+    The 32-trial evaluations are noisy, and the largest of ~50 of them is an upward-biased best: a flat curve of
+    success 0.75 shows a largest fall above 2 SE in nearly every run. The null here is the closest non-decreasing
+    curve to the observed one (weighted by trials); each evaluation is redrawn as Binomial(trials, p) / trials with
+    its standard error computed as ``rollout.evaluate`` does (ddof 1), and the result is the share of draws whose
+    largest fall is at least the observed one. Below 0.05: the curve fell by more than noise explains, so the agent
+    lost something it had learned. None when the evaluations do not record their trial counts."""
+    x, _, n = _last_attempt_curve(curve)
+    if len(x) == 0 or (n < 2).any():
+        return None
+    observed = _largest_fall(curve)
+    p = np.clip(non_decreasing_fit(x, n), 0.0, 1.0)
+    rng = np.random.default_rng(seed)
+    sims = rng.binomial(n.astype(int), p, size=(draws, len(p))) / n
+    sims_se = np.sqrt(sims * (1 - sims) / (n - 1))
+    return float((_largest_falls(sims, sims_se) >= observed - 1e-9).mean())
 
 
 def target_met(entry: Experiment, records: list[dict]) -> str:
@@ -335,10 +382,13 @@ def target_met(entry: Experiment, records: list[dict]) -> str:
         lasts = [r["attempt"][-1] for r in records]
         gains = [r["last_minus_first"] for r in records]
         falls = [_largest_fall(r["curve"]) for r in records]
+        chance = [fall_by_chance(r["curve"]) for r in records]
         met = all(last >= 0.75 for last in lasts) and all(g >= 0.25 for g in gains) and all(f <= 2 for f in falls)
         return (f"{'met' if met else 'NOT met'}: last attempt " + ", ".join(f"{x:.2f}" for x in lasts)
                 + "; last - first " + ", ".join(f"{g:+.2f}" for g in gains)
-                + "; largest fall of the curve below its best so far " + ", ".join(f"{f:.1f} SE" for f in falls))
+                + "; largest fall of the curve below its best so far " + ", ".join(f"{f:.1f} SE" for f in falls)
+                + ("" if None in chance else " (an agent that never gets worse falls as far by chance in "
+                   + ", ".join(f"{c:.0%}" for c in chance) + " of draws; `experiments.fall_by_chance`)"))
     if entry.verdict == "holds":  # every seed: once an evaluation reaches 0.95, none after it falls below
         held = []
         for r in records:

@@ -181,3 +181,32 @@ def test_ablation_rows_average_the_seeds_and_count_wins_over_random(tmp_path):
     assert (a["reward_scale"], a["seeds"], a["above_random"], b["above_random"]) == (0.1, 2, 0, 1)
     assert rows["random", "popgym/B"]["normalized_return_mean"] == pytest.approx(-0.45)
     assert ablation_rows("ablation_equal", tmp_path) == []
+
+
+def test_non_decreasing_fit_pools_adjacent_violators_by_hand():
+    from amago_edu.experiments import non_decreasing_fit
+
+    assert non_decreasing_fit([1, 3, 2, 4], [1, 1, 1, 1]).tolist() == [1, 2.5, 2.5, 4]
+    assert non_decreasing_fit([3, 1], [1, 3]).tolist() == [1.5, 1.5]  # (3 + 3) / 4
+    assert non_decreasing_fit([0.2, 0.5, 0.9], [32, 32, 32]).tolist() == [0.2, 0.5, 0.9]  # already rising
+
+
+def test_fall_by_chance_matches_exact_enumeration_of_two_evaluations():
+    """Two 32-trial evaluations, 0.8 then 0.6 (a 2.0 SE fall). The closest never-falling curve is 0.7, 0.7;
+    enumerate every pair of binomial outcomes to get the exact chance of a fall at least as large."""
+    from math import comb, hypot, sqrt
+
+    from amago_edu.experiments import fall_by_chance
+
+    n, curve = 32, [{"attempt_success": [x], "attempt_success_se": [sqrt(x * (1 - x) / 31)], "trials": 32}
+                    for x in (0.8, 0.6)]
+    observed = 0.2 / hypot(sqrt(0.8 * 0.2 / 31), sqrt(0.6 * 0.4 / 31))
+    pmf = [comb(n, k) * 0.7 ** k * 0.3 ** (n - k) for k in range(n + 1)]
+    se = [sqrt((k / n) * (1 - k / n) / (n - 1)) for k in range(n + 1)]
+    exact = sum(pmf[a] * pmf[b] for a in range(n + 1) for b in range(a)
+                if (a - b) / n / max(hypot(se[a], se[b]), 1e-9) >= observed - 1e-9)
+    assert 0.03 < exact < 0.05  # a 2 SE fall between two evaluations is rare by chance
+    assert fall_by_chance(curve, draws=40_000) == pytest.approx(exact, abs=0.01)
+    rising = [{**curve[1], "attempt_success": [0.6]}, {**curve[0], "attempt_success": [0.8]}]
+    assert fall_by_chance(rising) == 1.0  # no fall: every draw falls at least as far
+    assert fall_by_chance([{"attempt_success": [0.5]}]) is None  # no trial counts recorded
