@@ -56,7 +56,7 @@ def load_agent(run_dir: str | Path, device: str | torch.device = "cpu",
     return agent.to(resolve_device(device)).eval(), config
 
 
-#: seed offset of held-out measurements (main.py, benchmarks/context_length.py, notebooks): no training or
+#: seed offset of held-out measurements (main.py, the experiment registry, notebooks): no training or
 #: periodic-evaluation env of a run uses seeds this far up
 HELD_OUT_SEEDS = 900_000
 

@@ -166,14 +166,13 @@ def hero_caption(root: Path = RESULTS_DIR) -> str:
     means = np.array([r["attempt"] for r in records]).mean(0)
     commits = sorted({t["commit"] for r in records for t in r.get("trained_by", []) if t.get("commit")}
                      or {r["provenance"]["commit"] for r in records})
-    context_file = root / "in_context_frozen_lake.json"
-    context_commit = (json.loads(context_file.read_text()).get("versions", {}).get("commit")
-                      if context_file.is_file() else None)
-    context_made = f"code at {context_commit}" if context_commit else "an earlier version of the code"
+    short = load_results("frozen_lake_short_context", root)
+    beside = (f"a 4-step-context agent (`frozen_lake_short_context`, {len(short)} seeds) and an untrained one"
+              if short else "an untrained one")
     return (f"*Success by attempt on {records[0]['trials']} held-out 4x4 maps. `make run`'s agent (whole trial in "
             f"context; mean of {len(records)} seeds, {records[0]['updates']:,} updates, trained at {', '.join(commits)}): "
-            f"{means[0]:.2f} in attempt 1, {means[-1]:.2f} in attempt {len(means)}. Beside it: a 4-step-context agent and "
-            f"an untrained one (`benchmarks/context_length.py`, {context_made}), and the authors' code run on a CPU "
+            f"{means[0]:.2f} in attempt 1, {means[-1]:.2f} in attempt {len(means)}. Beside it: {beside}, "
+            f"and the authors' code run on a CPU "
             f"(their default, AMAGO-1 `Agent`). Error bars: standard errors. All figures: [RESULTS.md](RESULTS.md).*")
 
 

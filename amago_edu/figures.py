@@ -3,8 +3,8 @@
     python -m amago_edu.experiments report      # RESULTS.md, the README's tables, and these figures
     python -m amago_edu.figures                 # the figures alone
 
-Reads committed results only (``data/results/frozen_lake/`` of the experiment registry,
-``data/results/in_context_frozen_lake.json``, the registry's ``ablation_*`` results), builds the figures with
+Reads committed results only (the experiment registry's ``frozen_lake``, ``frozen_lake_short_context`` and
+``ablation_*`` results under ``data/results/``), builds the figures with
 ``amago_edu.course.plotting``, and screenshots them headless (playwright + chromium, as in the browser test)
 into ``data/figures/``.
 """
@@ -51,15 +51,16 @@ def pooled(records: list[dict]) -> tuple[list[float], list[float]]:
 
 def frozen_lake() -> None:
     """The README's hero figure from committed results only: success by attempt of the registry's `make run` agents
-    (every seed), the short-context and untrained agents (benchmarks/context_length.py), and the authors' code as
-    run on a CPU (their AMAGO-1 ``Agent``; data/reference/authors_cpu_runs.json)."""
+    (every seed), of its 4-step-context control (``frozen_lake_short_context``), of the same architecture untrained
+    (measured beside each `make run` agent), and of the authors' code as run on a CPU (their AMAGO-1 ``Agent``;
+    data/reference/authors_cpu_runs.json)."""
     from .experiments import load_results
 
     records = load_results("frozen_lake")
     if not records:
         print("no data/results/frozen_lake/seed*.json yet: run `python -m amago_edu.experiments run frozen_lake --seed 0`")
         return
-    context = json.loads((ROOT / "data" / "results" / "in_context_frozen_lake.json").read_text())["rows"]
+    short = load_results("frozen_lake_short_context")
     authors = json.loads((ROOT / "data" / "reference" / "authors_cpu_runs.json").read_text())["toy/meta_frozen_lake"]
     means, ses = pooled(records)
     k = len(means)
@@ -67,9 +68,15 @@ def frozen_lake() -> None:
     fig = go.Figure()
     fig.add_scatter(x=x, y=means, error_y=dict(array=ses), mode="lines+markers",
                     name=f"whole trial in context (mean of {len(records)} seeds, {records[0]['updates']:,} updates)")
-    for row in context[1:]:  # short context, untrained
-        fig.add_scatter(x=x, y=row["attempt_success"], error_y=dict(array=row["attempt_success_se"]),
-                        mode="lines+markers", name=row["agent"])
+    if short:
+        short_means, short_ses = pooled(short)
+        fig.add_scatter(x=x, y=short_means, error_y=dict(array=short_ses), mode="lines+markers",
+                        name=f"context = {short[0]['config']['context_length']} steps (mean of {len(short)} seeds)")
+    untrained = [r["untrained"] for r in records if "untrained" in r]
+    if untrained:
+        untrained_means, untrained_ses = pooled(untrained)
+        fig.add_scatter(x=x, y=untrained_means, error_y=dict(array=untrained_ses), mode="lines+markers",
+                        name="untrained (same architecture)")
     fig.add_scatter(x=x, y=authors["success_by_attempt"], mode="lines+markers", line=dict(dash="dash", color="gray"),
                     name="authors' code, their AMAGO-1 Agent, on a CPU (reference)")
     fig.update_layout(title="Meta frozen lake (held-out 4x4 maps, 5 attempts): success by attempt within a trial",

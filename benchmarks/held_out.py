@@ -3,10 +3,9 @@
     python benchmarks/held_out.py runs/main-<stamp> [more run folders] [--trials 256] [--greedy]
 
 For each run folder: its last checkpoint plays ``--trials`` trials of the held-out split (``eval_split``, the
-seeds ``amago_edu.train.measure_held_out`` uses, so runs of one task are measured on the same trials) and the
-script prints success (or return) by attempt with standard errors, the last attempt minus the first, and the
-in-context improvement (last attempt minus first). ``benchmarks/context_length.py`` uses the same
-measurement for ``make run``'s agent. ``--greedy`` plays each policy's most likely action instead of sampling it
+seeds ``amago_edu.evaluation.measure_held_out`` uses, so runs of one task are measured on the same trials, as the
+experiment registry measures them) and the script prints success (or return) by attempt with standard errors and
+the in-context improvement (last attempt minus first). ``--greedy`` plays each policy's most likely action instead of sampling it
 (the run's ``eval_sample``): how much of the measured success the sampling itself costs.
 """
 
