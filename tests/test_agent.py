@@ -17,53 +17,12 @@ from gymnasium import spaces
 import amago_edu.agent as agent_module
 from amago_edu.agent import Agent, AgentConfig
 from amago_edu.learning import autocast_context, make_optimizer, update_step
+from helpers import A, D, OBS, make_agent, obs_space, random_batch, seeded_loss
 
-OBS, A, D = 3, 4, 2  # observation width, Discrete(A) actions, Box(D) actions
 VARIANTS = [("two_hot", "filtered_bc"), ("two_hot", "max_q"), ("popart", "filtered_bc"), ("popart", "max_q"),
             ("mse", "filtered_bc"), ("mse", "max_q")]
 ACTION_KINDS = ["discrete", "continuous"]
 
-
-
-def obs_space(actions: int = A) -> spaces.Dict:
-    box = lambda n: spaces.Box(-np.inf, np.inf, (n,), np.float32)  # noqa: E731
-    return spaces.Dict({"observation": box(OBS), "prev_action": box(actions), "prev_reward": box(1),
-                        "reset": box(1), "progress": box(1)})
-
-
-def action_space(kind: str) -> spaces.Space:
-    return spaces.Discrete(A) if kind == "discrete" else spaces.Box(-1.0, 1.0, (D,), np.float32)
-
-
-def make_agent(kind: str = "discrete", seed: int = 0, **overrides) -> Agent:
-    settings = dict(d_model=32, n_layers=1, n_heads=2, context_length=16, tstep_hidden=32, head_hidden=32,
-                    num_critics=2, gammas=(0.9, 0.99), num_bins=16)
-    settings.update(overrides)
-    torch.manual_seed(seed)
-    space = action_space(kind)
-    return Agent(obs_space(A if kind == "discrete" else D), space, AgentConfig(**settings))
-
-
-def random_batch(kind: str = "discrete", B: int = 3, L: int = 6, seed: int = 0) -> dict:
-    """A batch in the format of amago_edu.replay.sample_batch + batch_to_torch, every step valid."""
-    g = torch.Generator().manual_seed(seed)
-    width = A if kind == "discrete" else D
-    obs = {"observation": torch.randn(B, L + 1, OBS, generator=g),
-           "prev_action": torch.rand(B, L + 1, width, generator=g),
-           "prev_reward": torch.randn(B, L + 1, 1, generator=g),
-           "reset": torch.zeros(B, L + 1, 1), "progress": torch.zeros(B, L + 1, 1)}
-    if kind == "discrete":
-        actions = torch.randint(A, (B, L), generator=g)
-    else:
-        actions = torch.rand(B, L, D, generator=g) * 1.8 - 0.9
-    return {"obs": obs, "time": torch.arange(L + 1).expand(B, -1).clone(), "actions": actions,
-            "rewards": torch.randn(B, L, generator=g), "terminals": torch.zeros(B, L, dtype=torch.bool),
-            "mask": torch.ones(B, L, dtype=torch.bool)}
-
-
-def seeded_loss(agent: Agent, batch: dict, seed: int = 123) -> dict:
-    torch.manual_seed(seed)  # the TD target and V(s) sample actions: fix the draws
-    return agent.loss(batch)
 
 
 # ------------------------------------------------------------------------------------------------

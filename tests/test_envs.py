@@ -17,37 +17,7 @@ from amago_edu.envs.popgym import POPGYM_MT, POPGymAdapter, _action_adapter, _fl
 from amago_edu.config import TrainConfig
 from amago_edu.envs.toy import MetaFrozenLake, map_split
 from amago_edu.train import build_env_fn
-
-
-class ScriptedEnv(gym.Env):
-    """Inner env with hand-checkable numbers: reward = action + 1, obs = [resets so far, t].
-
-    An episode ends after ``length`` steps (never if ``None``) and then reports
-    ``success = (last action == 2)`` when ``report_success``.
-    """
-
-    metadata = {"render_modes": []}
-
-    def __init__(self, length: int | None = 2, report_success: bool = True):
-        self.observation_space = spaces.Box(-np.inf, np.inf, (2,), np.float32)
-        self.action_space = spaces.Discrete(3)
-        self.length, self.report_success = length, report_success
-        self.max_episode_steps = length  # read by TrialWrapper; None: no limit of its own
-        self.reset_options: list = []
-        self.resets = self.t = 0
-
-    def reset(self, *, seed=None, options=None):
-        super().reset(seed=seed)
-        self.reset_options.append(options)
-        self.resets += 1
-        self.t = 0
-        return np.array([self.resets, 0], np.float32), {}
-
-    def step(self, action):
-        self.t += 1
-        done = self.length is not None and self.t >= self.length
-        info = {"success": int(action) == 2} if done and self.report_success else {}
-        return np.array([self.resets, self.t], np.float32), float(action) + 1.0, done, False, info
+from helpers import ScriptedEnv
 
 
 def run(env, actions):

@@ -8,7 +8,7 @@ import torch
 
 from amago_edu.agent import CriticEnsemble
 from amago_edu.grouped import permute_rows
-from test_agent import make_agent, random_batch, seeded_loss
+from helpers import make_agent, random_batch, seeded_loss
 
 
 @pytest.mark.parametrize("grouped", [True, False])

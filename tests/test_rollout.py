@@ -10,7 +10,7 @@ import torch
 
 from amago_edu.envs import TrialWrapper, make_env
 from amago_edu.rollout import RandomPolicy, action_frequencies, evaluate, make_vector_env
-from test_envs import ScriptedEnv
+from helpers import ScriptedEnv
 
 
 class _PerEnvPolicy(torch.nn.Module):

@@ -24,8 +24,8 @@ from urllib.parse import urlparse
 import pytest
 
 from tools import dev
+from browser import CHROMIUM, CHROMIUM_FLAGS
 from conftest import NOTEBOOKS, ROOT
-from test_browser import CHROMIUM, CHROMIUM_FLAGS
 
 # what a page may not fetch from outside the site: the book must work offline (linked badge images may fail)
 EXTERNAL_FORBIDDEN = {"script", "stylesheet", "font", "fetch", "xhr", "document"}

@@ -14,7 +14,6 @@ browser download). Deselect with ``-m "not browser"``.
 import json
 import os
 import re
-import shutil
 import signal
 import socket
 import subprocess
@@ -25,12 +24,10 @@ import uuid
 
 import pytest
 
+from browser import CHROMIUM, CHROMIUM_FLAGS
 from conftest import ROOT
 
 pytestmark = pytest.mark.browser
-CHROMIUM = shutil.which("chromium")
-CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 # (notebook, index of the cell under test, CSS selectors that must appear in its output)
 CASES = {
