@@ -615,6 +615,7 @@ class Agent(nn.Module):
         """
         step = self.unpack(batch)  # s_t (gradient), s_t+1 (detached), actions, rewards, masks; N = B x L rows
         y = self.td_target(step)  # (N, G): R r + gamma (1 - d) Q_target(s', a' ~ pi_target)
+        self.move_popart_statistics(y, step)  # the Dep. baseline only: mu, sigma move toward y; outputs unchanged
         q_out, hidden = self.replay_q_outputs(step)  # critic outputs of Q(s_t, a_t): (C, N, G, K)
         critic_loss = self.critic_loss(q_out, y, step)  # two-hot cross-entropy (Eq. 3), or (PopArt-)MSE
         policy = self.policy_of(step)  # log pi(a_t | s_t) and what the actor loss and V(s) need
@@ -647,8 +648,7 @@ class Agent(nn.Module):
     @torch.no_grad()
     def td_target(self, step: dict) -> torch.Tensor:
         """y_g = R_mult * r + gamma_g * (1 - done) * mean of a random pair of target critics' Q_g(s', a'_g), with
-        a'_g ~ pi_target,g(.|s') one draw per discount factor -> (N, G). With PopArt, mu and sigma move toward
-        this batch's targets first (both output layers keep their outputs)."""
+        a'_g ~ pi_target,g(.|s') one draw per discount factor -> (N, G)."""
         cfg, s_next, G = self.config, step["s_next"], len(self.config.gammas)
         with record_function("td_target"):
             if self.discrete:
@@ -661,11 +661,16 @@ class Agent(nn.Module):
                 q_next = self.values(self.target_critic.per_gamma_actions(s_next, a_next))  # (C, N, G)
             pick = torch.randint(cfg.num_critics, (cfg.num_critics_td, len(s_next), G), device=s_next.device)
             q_next = q_next.gather(0, pick).mean(0)  # (N, G)
-            y = cfg.reward_multiplier * step["rewards"] + self.gammas.view(1, G) * step["not_done"] * q_next
-            if self.popart is not None and self.training:
-                self.popart.update(y, step["mask"].reshape(-1), layers=[
-                    (head.out.weight, head.out.bias, self._gamma_of_output) for head in (self.critic, self.target_critic)])
-        return y
+            return cfg.reward_multiplier * step["rewards"] + self.gammas.view(1, G) * step["not_done"] * q_next
+
+    def move_popart_statistics(self, y: torch.Tensor, step: dict) -> None:
+        """PopArt (the paper's Dep. critic, App. A) in training: mu and sigma move toward this batch's targets y, and
+        the online and target critics' output layers are rescaled so their values do not change. It comes before
+        the critic loss normalises y, as in the authors' ``Agent`` (statistics first, then the loss), so the first
+        batch is already normalised by its own statistics. A no-op for the other critics and in eval mode."""
+        if self.popart is not None and self.training:
+            self.popart.update(y, step["mask"].reshape(-1), layers=[
+                (head.out.weight, head.out.bias, self._gamma_of_output) for head in (self.critic, self.target_critic)])
 
     def replay_q_outputs(self, step: dict) -> tuple[torch.Tensor, torch.Tensor]:
         """The critics' outputs for the replay action, (C, N, G, K) with gradient, and their hidden layer (C, N, h)."""
