@@ -41,13 +41,11 @@ def sinusoidal_embedding(positions: torch.Tensor, d_model: int) -> torch.Tensor:
 class CausalSelfAttention(nn.Module):
     """Multi-head self-attention with one fused QKV projection."""
 
-    def __init__(self, d_model: int, n_heads: int, dropout: float):
+    def __init__(self, d_model: int, n_heads: int):
         super().__init__()
         self.n_heads = n_heads
-        self.dropout = dropout
         self.qkv = nn.Linear(d_model, 3 * d_model)
         self.proj = nn.Linear(d_model, d_model)
-        self.resid_dropout = nn.Dropout(dropout)
 
     def project(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """x (B, T, C) -> q, k, v, each (B, nh, T, hs)."""
@@ -60,10 +58,9 @@ class CausalSelfAttention(nn.Module):
         """q (B, nh, Tq, hs), k/v (B, nh, Tk, hs) -> (B, Tq, C)."""
         y = F.scaled_dot_product_attention(
             q, k.to(q.dtype), v.to(q.dtype), attn_mask=attn_mask, is_causal=is_causal,
-            dropout_p=self.dropout if self.training else 0.0,
         )  # (B, nh, Tq, hs)
         B, nh, Tq, hs = y.shape
-        return self.resid_dropout(self.proj(y.transpose(1, 2).reshape(B, Tq, nh * hs)))
+        return self.proj(y.transpose(1, 2).reshape(B, Tq, nh * hs))
 
 
 class Block(nn.Module):
@@ -72,7 +69,7 @@ class Block(nn.Module):
     def __init__(self, d_model: int, n_heads: int, d_ff: int, dropout: float):
         super().__init__()
         self.ln_attn = nn.LayerNorm(d_model)
-        self.attn = CausalSelfAttention(d_model, n_heads, dropout)
+        self.attn = CausalSelfAttention(d_model, n_heads)  # no dropout in attention, as the authors' defaults
         self.ln_ff = nn.LayerNorm(d_model)
         # Leaky ReLU as in the authors' ``amago/nets/transformer.py``.
         self.ff = nn.Sequential(
@@ -153,7 +150,8 @@ class CausalTransformer(nn.Module):
         n_heads: attention heads nh; head size hs = d_model // n_heads.
         context_length: the most steps one forward pass (and the acting cache) looks at.
         d_ff: feed-forward width, default 4 * d_model.
-        dropout: on embeddings, feed-forward, attention output and (in training only) attention weights.
+        dropout: on the input embeddings and on each feed-forward output, in training only (the authors'
+            ``TformerTrajEncoder`` defaults: ``dropout_emb``, ``dropout_ff``; none on attention).
     """
 
     def __init__(self, d_model: int, n_layers: int, n_heads: int, context_length: int,

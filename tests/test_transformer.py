@@ -183,3 +183,17 @@ def test_gradients_reach_every_parameter():
     assert x.grad.abs().sum() > 0
     # Per block: 2 LayerNorms 2*64, qkv 32*96+96, proj 32*32+32, FF 32*128+128 + 128*32+32; final LN 64.
     assert model.num_parameters() == 2 * (128 + 3168 + 1056 + 4224 + 4128) + 64
+
+
+def test_dropout_acts_on_embeddings_and_feed_forward_only():
+    """As the authors' TformerTrajEncoder defaults: dropout on the input embeddings and each block's feed-forward
+    output, none in attention. With those modules' rates set to 0, training mode gives eval mode's output exactly."""
+    model = make_model(dropout=0.5).train()
+    x, positions = torch.randn(2, 6, D), arange_positions(2, 6)
+    assert not torch.equal(model(x, positions), model(x, positions))  # dropout is active in training
+    dropouts = [m for m in model.modules() if isinstance(m, torch.nn.Dropout)]
+    assert len(dropouts) == 1 + LAYERS and dropouts[0] is model.embed_dropout
+    assert all(block.ff[-1] in dropouts for block in model.blocks)
+    for module in dropouts:
+        module.p = 0.0
+    torch.testing.assert_close(model(x, positions), model.eval()(x, positions), rtol=0, atol=0)
