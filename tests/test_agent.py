@@ -1,5 +1,6 @@
 """Tests for amago_edu.agent: masks, gradient paths, Polyak targets, exact TD targets and actor losses,
-a two-hot critic that learns a bandit at any return scale, cached acting, and bf16 autocast.
+a two-hot critic that learns a bandit at any return scale, cached acting, bf16 autocast, and hand-computed
+checks of the policy heads, the critic ensemble, the TD target's critic pairs and the loss weighting.
 
 Everything runs on a tiny agent (d_model 32, one layer) so the whole file takes seconds on a CPU.
 """
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import math
 
 import numpy as np
 import pytest
@@ -443,3 +445,167 @@ def test_masked_loss_is_finite_and_its_td_target_only_uses_valid_next_actions(mo
     assert torch.isfinite(out["loss"]) and torch.isfinite(out["entropy"])
     has_valid_next = batch["obs"]["action_mask"][:, 1:].reshape(-1, A).any(-1)  # (N,): False at padding
     assert seen and (seen[0][has_valid_next] < 2).all()  # a'_g of real steps: only valid actions
+
+
+# ------------------------------------------------------------------------------------------------
+# Fidelity rows (docs/fidelity.md): hand-computed checks of the policy heads, the critic network,
+# the TD ensemble reduction and the loss weighting
+# ------------------------------------------------------------------------------------------------
+def set_actor_output(actor, bias) -> None:
+    """Zero the actor's last weight so its raw output is ``bias`` (G x A logits, or G x 2D mean/raw log std)."""
+    with torch.no_grad():
+        actor.net[-1].weight.zero_()
+        actor.net[-1].bias.copy_(torch.tensor(bias, dtype=torch.float32).flatten())
+
+
+def test_discrete_policy_clamps_probabilities_to_0_001_and_0_99_then_renormalises():
+    agent = make_agent("discrete")  # A = 4 actions, gammas (0.9, 0.99)
+    # gamma 0: logits (10, 0, 0, 0): softmax (e^10, 1, 1, 1) / (e^10 + 3) = (0.99986, 4.5e-5 x 3),
+    #   clamped to (0.99, 0.001, 0.001, 0.001), sum 0.993
+    # gamma 1: logits log(0.5, 0.3, 0.1995, 0.0005): softmax exactly those (they sum to 1); only the last is
+    #   clamped up to 0.001, sum 1.0005
+    set_actor_output(agent.actor, [[10.0, 0.0, 0.0, 0.0], [math.log(0.5), math.log(0.3), math.log(0.1995),
+                                                          math.log(0.0005)]])
+    probs = agent.actor(torch.randn(5, 32))  # (5, G, A): the same for every state
+    assert math.exp(10) / (math.exp(10) + 3) > 0.99 and 1 / (math.exp(10) + 3) < 0.001  # the case is what it claims
+    expected = torch.tensor([[0.99 / 0.993, 0.001 / 0.993, 0.001 / 0.993, 0.001 / 0.993],
+                             [0.5 / 1.0005, 0.3 / 1.0005, 0.1995 / 1.0005, 0.001 / 1.0005]])
+    torch.testing.assert_close(probs, expected.expand(5, 2, 4), rtol=1e-5, atol=1e-7)
+    # inside [0.001, 0.99] nothing changes: equal logits give exactly 1/4
+    set_actor_output(agent.actor, [[0.0] * 4, [1.0] * 4])
+    torch.testing.assert_close(agent.actor(torch.randn(1, 32)), torch.full((1, 2, 4), 0.25))
+
+
+def test_continuous_policy_maps_log_std_into_minus_5_to_2():
+    agent = make_agent("continuous")  # D = 2, gammas (0.9, 0.99); per gamma the outputs are (mean_1, mean_2, raw_1, raw_2)
+    # log std = -5 + 3.5 (tanh(raw) + 1): raw 0 -> -1.5; raw 20 -> 2 (tanh = 1); raw -20 -> -5; raw atanh(0.5) -> 0.25
+    set_actor_output(agent.actor, [[0.3, -0.2, 0.0, 20.0], [0.0, 1.0, -20.0, math.atanh(0.5)]])
+    mean, std = agent.actor(torch.randn(3, 32))  # (3, G, D) each
+    torch.testing.assert_close(mean, torch.tensor([[0.3, -0.2], [0.0, 1.0]]).expand(3, 2, 2))
+    expected_std = torch.tensor([[math.exp(-1.5), math.exp(2.0)], [math.exp(-5.0), math.exp(0.25)]])
+    torch.testing.assert_close(std, expected_std.expand(3, 2, 2), rtol=1e-5, atol=1e-8)
+
+
+def test_tanh_gaussian_log_prob_hand_computed():
+    def by_hand(mean, std, action):  # one action dimension, in plain floats
+        a = min(max(action, -0.995), 0.995)  # actions clipped to +-0.995 before atanh
+        z = 0.5 * math.log((1 + a) / (1 - a))  # atanh(a)
+        gaussian = -((z - mean) ** 2) / (2 * std ** 2) - math.log(std) - 0.5 * math.log(2 * math.pi)
+        return gaussian - math.log(1 - a * a + 1e-6)
+
+    # a = (0.5, -0.999): the second is clipped to -0.995; the sum over dimensions is log pi(a)
+    mean, std, action = (0.1, -2.0), (0.5, 1.0), (0.5, -0.999)
+    expected = sum(by_hand(m, s, a) for m, s, a in zip(mean, std, action))
+    got = agent_module.tanh_gaussian_log_prob(torch.tensor(mean), torch.tensor(std), torch.tensor(action))
+    assert got.shape == ()
+    assert got.item() == pytest.approx(expected, rel=1e-5)
+    # a narrow Gaussian far from the action: by hand about -2.4e4, clamped to -1e3
+    assert by_hand(0.0, math.exp(-5.0), 0.9) < -2e4
+    got = agent_module.tanh_gaussian_log_prob(torch.tensor([0.0]), torch.tensor([math.exp(-5.0)]), torch.tensor([0.9]))
+    assert got.item() == -1000.0
+
+
+def test_critic_ensemble_shapes_leaky_relu_layers_and_zero_output_bias():
+    C, d, h, A_, G, K = 4, 5, 7, 3, 2, 6
+    critic = agent_module.CriticEnsemble(d, A_, discrete=True, ensemble=C, hidden=h, num_gammas=G, out_per_gamma=K)
+    shapes = {name: tuple(p.shape) for name, p in critic.named_parameters()}
+    assert shapes == {"layer1.weight": (C, d, h), "layer1.bias": (C, 1, h), "layer2.weight": (C, h, h),
+                      "layer2.bias": (C, 1, h), "out.weight": (C, h, A_ * G * K), "out.bias": (C, 1, A_ * G * K)}
+    assert sum(p.numel() for p in critic.parameters()) == 4 * ((5 * 7 + 7) + (7 * 7 + 7) + (7 * 36 + 36))  # 1544
+    assert torch.equal(critic.out.bias, torch.zeros(C, 1, A_ * G * K))
+    # continuous: the action joins the state in the first layer, one output block
+    cont = agent_module.CriticEnsemble(d, 2, discrete=False, ensemble=C, hidden=h, num_gammas=G, out_per_gamma=1)
+    assert tuple(cont.layer1.weight.shape) == (C, d + 2, h) and tuple(cont.out.weight.shape) == (C, h, G)
+
+    # two hidden leaky-ReLU layers (slope 0.01), by hand: 1 input, 2 hidden units, 1 output, two critics
+    tiny = agent_module.CriticEnsemble(1, 1, discrete=True, ensemble=2, hidden=2, num_gammas=1, out_per_gamma=1)
+    with torch.no_grad():
+        tiny.layer1.weight.copy_(torch.tensor([[[1.0, -1.0]], [[2.0, 1.0]]]))  # critic 0: x -> (x, -x); critic 1: (2x, x)
+        tiny.layer2.weight.copy_(torch.eye(2).expand(2, 2, 2))
+        tiny.out.weight.copy_(torch.ones(2, 2, 1))
+        for layer in (tiny.layer1, tiny.layer2):
+            layer.bias.zero_()
+    out = tiny.all_actions(tiny.hidden(torch.tensor([[2.0]])))  # (C, N, A, G, K)
+    # critic 0: (2, -2) -> (2, -0.02) -> (2, -0.0002) -> 1.9998; critic 1: (4, 2) -> (4, 2) -> 6
+    torch.testing.assert_close(out.flatten(), torch.tensor([1.9998, 6.0]))
+
+
+def test_critics_of_the_ensemble_are_independent():
+    torch.manual_seed(0)
+    critic = agent_module.CriticEnsemble(5, 3, discrete=True, ensemble=4, hidden=7, num_gammas=2, out_per_gamma=6)
+    state = torch.randn(10, 5)
+    before = critic.all_actions(critic.hidden(state)).detach()  # (C, N, A, G, K)
+    with torch.no_grad():
+        for p in critic.parameters():
+            p[0] += 0.1  # critic 0's slice of every layer
+    after = critic.all_actions(critic.hidden(state)).detach()
+    assert (after[0] - before[0]).abs().min() > 0  # every output of critic 0 moved
+    assert torch.equal(after[1:], before[1:])  # the others are bit-for-bit unchanged
+    # and gradients do not cross: a loss on critic 2 only reaches critic 2's slices
+    critic.all_actions(critic.hidden(state))[2].sum().backward()
+    for name, p in critic.named_parameters():
+        assert p.grad[2].abs().sum() > 0, name
+        assert torch.equal(p.grad[[0, 1, 3]], torch.zeros_like(p.grad[[0, 1, 3]])), name
+
+
+def target_critics_of_values(agent, values) -> None:
+    """Every target critic c outputs the constant values[c] (for every action and gamma)."""
+    with torch.no_grad():
+        agent.target_critic.out.weight.zero_()
+        agent.target_critic.out.bias.copy_(torch.tensor(values).view(-1, 1, 1).expand_as(agent.target_critic.out.bias))
+
+
+def td_step(N: int, rewards, not_done) -> dict:
+    return {"s_next": torch.randn(N, 32), "valid_next": None, "rewards": torch.tensor(rewards).view(N, 1),
+            "not_done": torch.tensor(not_done).view(N, 1)}
+
+
+def test_td_target_averages_a_pair_of_target_critics_drawn_with_replacement(monkeypatch):
+    agent = make_agent(critic="mse", num_critics=4, num_critics_td=2, gammas=(0.5, 0.9), reward_multiplier=10.0)
+    target_critics_of_values(agent, [1.0, 2.0, 4.0, 8.0])
+    step = td_step(3, [0.1, -0.2, 0.3], [1.0, 1.0, 0.0])  # the last row is terminal
+    # the drawn critics, (num_critics_td, N, G): one pair per (row, gamma), repeats allowed
+    pick = torch.tensor([[[0, 3], [1, 2], [2, 0]],
+                         [[0, 1], [3, 2], [1, 1]]])
+    calls = []
+    monkeypatch.setattr(torch, "randint", lambda high, size, **kw: calls.append((high, tuple(size))) or pick)
+    y = agent.td_target(step)
+    assert calls == [(4, (2, 3, 2))]
+    # pair means: row 0 (c0, c0) = 1, (c3, c1) = 5; row 1 (c1, c3) = 5, (c2, c2) = 4; row 2 terminal
+    expected = torch.tensor([[10 * 0.1 + 0.5 * 1.0, 10 * 0.1 + 0.9 * 5.0],
+                             [10 * -0.2 + 0.5 * 5.0, 10 * -0.2 + 0.9 * 4.0],
+                             [10 * 0.3, 10 * 0.3]])
+    torch.testing.assert_close(y, expected)
+
+
+def test_td_target_draws_each_rows_pair_uniformly_with_replacement():
+    # with critics 1, 2, 4, 8 each pair mean names its unordered pair: a same-critic pair has probability 1/16,
+    # a mixed one 2/16, for every (row, gamma) alike
+    agent = make_agent(critic="mse", num_critics=4, num_critics_td=2, gammas=(0.5, 0.9), reward_multiplier=1.0)
+    target_critics_of_values(agent, [1.0, 2.0, 4.0, 8.0])
+    N = 8000
+    torch.manual_seed(0)
+    y = agent.td_target(td_step(N, [0.0] * N, [1.0] * N))  # y = gamma * pair mean
+    means = y / torch.tensor([0.5, 0.9])
+    values = [1.0, 2.0, 4.0, 8.0]
+    for i in range(4):
+        for j in range(i, 4):
+            share = (means - (values[i] + values[j]) / 2).abs().lt(1e-4).float().mean(0)  # per gamma
+            torch.testing.assert_close(share, torch.full((2,), (1 if i == j else 2) / 16), atol=0.012, rtol=0)
+    assert not torch.equal(means[:, 0], means[:, 1])  # each gamma draws its own pair
+
+
+@pytest.mark.parametrize("weight", [10.0, 2.5])
+def test_total_loss_is_actor_plus_weighted_critic_loss(weight):
+    # constant critic (0.7 everywhere) and uniform actor (zero logits): terminal rows give
+    # critic loss = mean (0.7 - 10 r)^2, A = Q - V = 0 > -1e-4 so every step is imitated: actor loss = log 4
+    agent = make_agent(critic="mse", actor="filtered_bc", reward_multiplier=10.0, critic_loss_weight=weight)
+    assert AgentConfig().critic_loss_weight == 10.0
+    make_critic_constant(agent.critic, 0.7)
+    set_actor_output(agent.actor, [[0.0] * A, [0.0] * A])
+    batch = partly_padded_batch(terminal=True)
+    out = seeded_loss(agent, batch)
+    critic = ((0.7 - 10.0 * batch["rewards"][batch["mask"]]) ** 2).mean()
+    torch.testing.assert_close(out["critic_loss"], critic)
+    torch.testing.assert_close(out["actor_loss"], torch.tensor(math.log(4.0)))
+    torch.testing.assert_close(out["loss"], math.log(4.0) + weight * critic)
