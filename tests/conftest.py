@@ -20,3 +20,14 @@ def rng():
     import numpy as np
 
     return np.random.default_rng(0)
+
+
+@pytest.fixture(scope="module")
+def fast_run(tmp_path_factory):
+    """A finished 20-update run of the "fast" preset: (config, History); one per test module that uses it."""
+    from amago_edu.train import train
+    from helpers import small_config
+
+    run_dir = tmp_path_factory.mktemp("fast") / "run"
+    config = small_config(run_dir)
+    return config, train(config)

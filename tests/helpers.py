@@ -3,6 +3,11 @@
 - ``make_agent``, ``random_batch``, ``seeded_loss`` (and the tiny spaces they build on): a small agent and
   a batch in the replay format, used by test_agent.py and test_grouped.py.
 - ``ScriptedEnv``: an inner env with hand-checkable numbers, used by test_envs.py and test_rollout.py.
+- ``SMALL``, ``small_config``: a 20-update run of the "fast" preset, used by test_train.py and the ``fast_run``
+  fixture (conftest.py) that test_evaluation.py shares.
+- ``TINY``: the tiniest network and loop settings, used by test_multitask.py and test_evaluation.py.
+- ``ROWS`` (built by ``train_row``, ``eval_row``): hand-written metrics rows, used by test_metrics.py and
+  course/test_plotting.py.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import torch
 from gymnasium import spaces
 
 from amago_edu.agent import Agent, AgentConfig
+from amago_edu.config import TrainConfig
 
 OBS, A, D = 3, 4, 2  # observation width, Discrete(A) actions, Box(D) actions
 
@@ -87,3 +93,39 @@ class ScriptedEnv(gym.Env):
         done = self.length is not None and self.t >= self.length
         info = {"success": int(action) == 2} if done and self.report_success else {}
         return np.array([self.resets, self.t], np.float32), float(action) + 1.0, done, False, info
+
+
+# 20 updates, a row every 5, evaluations at 10 and 20, checkpoints at 10 and 20: a couple of seconds
+SMALL = dict(total_updates=20, log_interval=5, eval_interval=10, checkpoint_interval=10, eval_trials=4)
+
+
+def small_config(run_dir, **overrides) -> TrainConfig:
+    return TrainConfig.preset("fast", run_dir=str(run_dir), **{**SMALL, **overrides})
+
+
+# tiny settings: seconds per run, enough to exercise every part of the loop once
+TINY = dict(d_model=32, n_layers=1, n_heads=2, tstep_hidden=32, head_hidden=32, num_critics=2, context_length=16,
+            num_envs=2, collect_steps=8, updates_per_collect=2, learning_starts=1, batch_size=4, total_updates=4,
+            eval_interval=4, eval_trials=2, log_interval=2, checkpoint_interval=4, warmup_updates=2, max_minutes=0.0)
+
+
+def train_row(update, critic, actor):
+    return {"kind": "train", "update": update, "env_steps": 10 * update, "wall_time": 0.5 * update,
+            "critic_loss": critic, "actor_loss": actor, "q_mean": 0.0, "td_target_mean": 0.0,
+            "advantage_positive": 0.5, "entropy": 1.0, "grad_norm": 1.0, "lr": 1e-4}
+
+
+def eval_row(update, env_steps, attempt_success, attempt_return, lake_return, pop_return):
+    """Two tasks: 'lake' has success, 'pop' (a POPGym-like game) has none."""
+    return {"kind": "eval", "update": update, "env_steps": env_steps, "wall_time": float(update),
+            "return": sum(attempt_return), "success": attempt_success[-1],
+            "attempt_return": attempt_return, "attempt_success": attempt_success,
+            "tasks": {"lake": {"return": lake_return, "normalized_return": lake_return / 3,
+                               "attempt_return": [0.0, 1.0, 2.0], "attempt_success": [0.0, 0.5, 1.0], "trials": 4},
+                      "pop": {"return": pop_return, "normalized_return": pop_return / 300,
+                              "attempt_return": [100.0, 110.0, 120.0], "attempt_success": [None, None, None],
+                              "trials": 2}}}
+
+
+ROWS = [train_row(1, 4.0, -1.0), eval_row(2, 100, [0.0, 0.25, 0.5], [1.0, 2.0, 3.0], 3.0, 300.0),
+        train_row(3, 3.0, -2.0), eval_row(4, 200, [0.25, 0.5, 1.0], [2.0, 3.0, 4.0], 6.0, 330.0)]

@@ -1,14 +1,18 @@
 """Tests for amago_edu.learning: the optimiser (AdamW, weight decay, targets excluded), the linear lr warm-up
-and the global gradient-norm clip of ``update_step``, each against numbers computed by hand."""
+and the global gradient-norm clip of ``update_step``, each against numbers computed by hand; ``update_step``
+under bf16 autocast."""
 
 from __future__ import annotations
 
+import contextlib
+
+import numpy as np
 import pytest
 import torch
 
 from amago_edu.config import TrainConfig
-from amago_edu.learning import make_optimizer, update_step
-from helpers import make_agent, random_batch
+from amago_edu.learning import autocast_context, make_optimizer, update_step
+from helpers import make_agent, random_batch, seeded_loss
 
 
 def test_optimizer_is_adamw_on_every_parameter_but_the_targets():
@@ -85,3 +89,27 @@ def test_update_step_clips_the_global_gradient_norm(grad_clip, scale, monkeypatc
     norm = torch.sqrt(sum((p.grad ** 2).sum() for p in agent.trainable_parameters() if p.grad is not None))
     assert norm.item() == pytest.approx(min(grad_clip, 5.0), rel=1e-5)
     assert TrainConfig().grad_clip == 1.0
+
+
+# ------------------------------------------------------------------------------------------------
+# GPU readiness on a CPU: bf16 autocast
+# ------------------------------------------------------------------------------------------------
+def test_update_step_under_bf16_autocast():
+    agent = make_agent()
+    batch = random_batch()
+    fp32 = seeded_loss(agent, batch)
+
+    def bf16():
+        context = autocast_context(torch.device("cpu"), "bf16")
+        assert not isinstance(context, contextlib.nullcontext)
+        return context
+
+    optimizer, scheduler = make_optimizer(agent, lr=1e-3, warmup_updates=1)
+    torch.manual_seed(123)
+    stats = update_step(agent, optimizer, scheduler, batch, autocast=bf16)
+    assert stats["skipped"] == 0.0
+    for key in ("loss", "critic_loss", "actor_loss", "grad_norm"):
+        assert np.isfinite(stats[key]), key
+    # bf16 keeps ~3 significant digits: the loss is the fp32 loss up to rounding
+    assert stats["critic_loss"] == pytest.approx(float(fp32["critic_loss"]), rel=0.05)
+    assert isinstance(autocast_context(torch.device("cpu"), "auto"), contextlib.nullcontext)

@@ -14,19 +14,10 @@ from amago_edu.config import TrainConfig
 from amago_edu.envs import make_env
 from amago_edu.envs.babyai import EVAL_SEEDS, TRAIN_SEEDS
 from amago_edu.envs.popgym import POPGYM_MT
-from amago_edu.rollout import RandomPolicy
 from amago_edu.train import train
-from amago_edu.evaluation import action_space, evaluate_tasks
 from amago_edu.results import task_table
-from amago_edu.utils import map_calls
 from conftest import ROOT
-
-
-# tiny settings: seconds per run, enough to exercise every part of the loop once
-TINY = dict(d_model=32, n_layers=1, n_heads=2, tstep_hidden=32, head_hidden=32, num_critics=2, context_length=16,
-            num_envs=2, collect_steps=8, updates_per_collect=2, learning_starts=1, batch_size=4, total_updates=4,
-            eval_interval=4, eval_trials=2, log_interval=2, checkpoint_interval=4, warmup_updates=2, max_minutes=0.0)
-
+from helpers import TINY
 
 
 def test_warmup_reward_is_visible_in_the_mixture_observation_but_not_optimised():
@@ -102,25 +93,6 @@ def test_tiny_mixture_run_has_finite_losses_and_per_task_metrics(preset, tmp_pat
     assert written[-1]["tasks"] == final["tasks"]
     header = (tmp_path / preset / "metrics.csv").read_text().splitlines()[0].split(",")
     assert {f"tasks/{name}/normalized_return" for name in final["tasks"]} <= set(header)
-
-
-def test_random_policy_is_scored_per_task_through_the_same_evaluation():
-    config = TrainConfig.preset("scale_ablation", **TINY)
-    policy = RandomPolicy(action_space(config), seed=0)
-    results = evaluate_tasks(policy, config, trials_per_task=2, seed=0)
-    assert list(results) == ["popgym/HigherLowerEasy", "popgym/RepeatFirstEasy", "popgym/RepeatPreviousEasy"]
-    for (name, stats), scale in zip(results.items(), (0.1, 1.0, 100.0), strict=True):
-        assert stats["trials"] >= 2
-        assert stats["normalized_return"] == pytest.approx(stats["return"] / scale)
-        assert -1.0 <= stats["normalized_return"] <= 1.0
-    again = evaluate_tasks(RandomPolicy(policy.action_space, seed=0), config, trials_per_task=2, seed=0)
-    assert again == results  # same seeds -> same games and actions
-
-
-def test_map_calls_returns_results_in_the_order_of_the_calls_in_and_out_of_worker_processes():
-    calls = [(2, 5), (3, 2), (10, 0)]
-    assert map_calls(pow, calls, jobs=1) == [32, 9, 1]
-    assert map_calls(pow, calls, jobs=2) == [32, 9, 1]
 
 
 def test_fast_multitask_benchmark_writes_per_task_results_and_curves(tmp_path):

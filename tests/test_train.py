@@ -14,29 +14,14 @@ from amago_edu.agent import Agent
 from amago_edu.config import TrainConfig
 from amago_edu.replay import TrajectoryStore, sample_length_groups
 from amago_edu.course.recording import play_frozen_lake_trial
-from amago_edu.evaluation import kept_checkpoints, load_agent, measure_held_out
+from amago_edu.evaluation import kept_checkpoints, load_agent
 from amago_edu.train import History, NonFiniteLossError, Progress, read_metrics_rows, train
 from conftest import ROOT
-
-
-# 20 updates, a row every 5, evaluations at 10 and 20, checkpoints at 10 and 20: a couple of seconds
-SMALL = dict(total_updates=20, log_interval=5, eval_interval=10, checkpoint_interval=10, eval_trials=4)
-
-
-
-def small_config(run_dir, **overrides) -> TrainConfig:
-    return TrainConfig.preset("fast", run_dir=str(run_dir), **{**SMALL, **overrides})
+from helpers import small_config
 
 
 def without_wall_time(rows):
     return [{k: v for k, v in row.items() if k != "wall_time"} for row in rows]
-
-
-@pytest.fixture(scope="module")
-def fast_run(tmp_path_factory):
-    run_dir = tmp_path_factory.mktemp("fast") / "run"
-    config = small_config(run_dir)
-    return config, train(config)
 
 
 def test_fast_run_writes_every_file(fast_run):
@@ -261,17 +246,6 @@ def test_length_groups_train_and_the_benchmark_times_them_on_the_runs_replay(tmp
     assert [line.split()[0] for line in table] == ["1", "3"]
     assert all(float(line.split()[1]) > 0 and int(line.split()[3]) > 0 for line in table)  # ms/update, valid transitions
     assert sorted((tmp_path / "grouped" / "replay").glob("*.npz")) == files  # the benchmark removed nothing
-
-
-def test_measure_held_out_is_reproducible_and_leaves_torchs_random_state_alone(fast_run):
-    config, history = fast_run
-    agent, _ = load_agent(history.run_dir)
-    state = torch.get_rng_state()
-    first = measure_held_out(agent, config, 8)
-    assert torch.equal(torch.get_rng_state(), state)
-    torch.rand(5)  # another random state: the measurement seeds its own
-    again = measure_held_out(agent, config, 8)
-    assert again["attempt_success"] == first["attempt_success"] and again["attempt_return"] == first["attempt_return"]
 
 
 def test_held_out_benchmark_prints_each_runs_success_by_attempt(fast_run, capsys, tmp_path, keep_torch_threads):

@@ -1,60 +1,19 @@
 """Figures built from hand-written metrics rows: exact trace data, per-task lines, live/static callback."""
 
-import json
 import math
 
 import plotly.graph_objects as go
 import pytest
 
 from amago_edu.course import plotting
-from amago_edu.course.plotting import (LiveCurve, attempt_plot, compare_runs, learning_curve, loss_curves, read_metrics,
+from amago_edu.course.plotting import (LiveCurve, attempt_plot, compare_runs, learning_curve, loss_curves,
                                 summary_table, widget_frontend_available)
-
-
-def train_row(update, critic, actor):
-    return {"kind": "train", "update": update, "env_steps": 10 * update, "wall_time": 0.5 * update,
-            "critic_loss": critic, "actor_loss": actor, "q_mean": 0.0, "td_target_mean": 0.0,
-            "advantage_positive": 0.5, "entropy": 1.0, "grad_norm": 1.0, "lr": 1e-4}
-
-
-def eval_row(update, env_steps, attempt_success, attempt_return, lake_return, pop_return):
-    """Two tasks: 'lake' has success, 'pop' (a POPGym-like game) has none."""
-    return {"kind": "eval", "update": update, "env_steps": env_steps, "wall_time": float(update),
-            "return": sum(attempt_return), "success": attempt_success[-1],
-            "attempt_return": attempt_return, "attempt_success": attempt_success,
-            "tasks": {"lake": {"return": lake_return, "normalized_return": lake_return / 3,
-                               "attempt_return": [0.0, 1.0, 2.0], "attempt_success": [0.0, 0.5, 1.0], "trials": 4},
-                      "pop": {"return": pop_return, "normalized_return": pop_return / 300,
-                              "attempt_return": [100.0, 110.0, 120.0], "attempt_success": [None, None, None],
-                              "trials": 2}}}
-
-
-ROWS = [train_row(1, 4.0, -1.0), eval_row(2, 100, [0.0, 0.25, 0.5], [1.0, 2.0, 3.0], 3.0, 300.0),
-        train_row(3, 3.0, -2.0), eval_row(4, 200, [0.25, 0.5, 1.0], [2.0, 3.0, 4.0], 6.0, 330.0)]
+from helpers import ROWS, eval_row, train_row
 
 
 @pytest.fixture(autouse=True)
 def headless(monkeypatch):
     monkeypatch.setenv("AMAGO_EDU_HEADLESS", "1")
-
-
-# --------------------------------------------------------------------------- read_metrics
-def test_read_metrics_round_trip_and_truncated_last_line(tmp_path):
-    text = "\n".join(json.dumps(row) for row in ROWS) + "\n"
-    (tmp_path / "metrics.jsonl").write_text(text + '{"kind": "eval", "upd')  # killed mid-write
-    with pytest.warns(RuntimeWarning, match="truncated last line 5"):
-        rows = read_metrics(tmp_path)
-    assert rows == ROWS
-    with pytest.warns(RuntimeWarning, match="truncated"):
-        assert read_metrics(tmp_path / "metrics.jsonl") == ROWS
-
-
-def test_read_metrics_errors(tmp_path):
-    with pytest.raises(FileNotFoundError, match="run_dir"):
-        read_metrics(tmp_path)
-    (tmp_path / "metrics.jsonl").write_text('{"kind": "tr\n{"kind": "eval"}\n')
-    with pytest.raises(ValueError, match="line 1 is not valid JSON"):
-        read_metrics(tmp_path)
 
 
 # --------------------------------------------------------------------------- figures
