@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 
 from amago_edu import experiments
@@ -210,3 +211,20 @@ def test_fall_by_chance_matches_exact_enumeration_of_two_evaluations():
     rising = [{**curve[1], "attempt_success": [0.6]}, {**curve[0], "attempt_success": [0.8]}]
     assert fall_by_chance(rising) == 1.0  # no fall: every draw falls at least as far
     assert fall_by_chance([{"attempt_success": [0.5]}]) is None  # no trial counts recorded
+
+
+def test_a_stable_curve_often_falls_2_se_below_its_best_but_rarely_looks_like_a_fall_by_chance():
+    """48 evaluations of 32 trials of an agent whose success stays 0.75: the largest fall below the best so far
+    exceeds 2 standard errors in most such curves (the best of 48 noisy values is biased upward), while
+    fall_by_chance calls fewer than 1 in 10 of them a real fall."""
+    from amago_edu.experiments import _largest_fall, fall_by_chance
+
+    rng = np.random.default_rng(1)
+    falls, chances = [], []
+    for _ in range(100):
+        x = rng.binomial(32, 0.75, size=48) / 32
+        curve = [{"attempt_success": [v], "attempt_success_se": [np.sqrt(v * (1 - v) / 31)], "trials": 32} for v in x]
+        falls.append(_largest_fall(curve))
+        chances.append(fall_by_chance(curve, draws=500))
+    assert np.mean(np.array(falls) > 2) > 0.9
+    assert np.mean(np.array(chances) < 0.05) < 0.1
