@@ -71,13 +71,14 @@ class Experiment:
 
 
 _FROZEN_LAKE = TrainConfig.preset("frozen_lake")
+_ADAPTS = "last attempt >= 0.75 and >= first + 0.25 on 256 held-out trials, every seed"
 REGISTRY: dict[str, Experiment] = {
     "frozen_lake": Experiment(
         "frozen_lake", "`make run`: AMAGO-2 on meta frozen lake, 4x4 held-out maps, k = 5 attempts",
-        target="last attempt >= 0.75 and >= first + 0.25 on 256 held-out trials, every seed", verdict="adapts"),
+        target=_ADAPTS, verdict="adapts"),
     "frozen_lake_critic_input": Experiment(
         "frozen_lake", "`make run` with the critic reading the action as an input (the authors' MultiTaskAgent)",
-        overrides={"critic_action": "input"}),
+        overrides={"critic_action": "input"}, target=_ADAPTS, verdict="adapts"),
     "frozen_lake_softmax_bc": Experiment(
         "frozen_lake", "`make run` with the BC log-probability taken from log_softmax (no gradient lost to the clamp)",
         overrides={"bc_log_prob": "softmax"}, seeds=(0,)),
