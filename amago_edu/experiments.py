@@ -394,7 +394,7 @@ def target_met(entry: Experiment, records: list[dict]) -> str:
                 + "; last - first " + ", ".join(f"{g:+.2f}" for g in gains)
                 + "; largest fall of the curve below its best so far " + ", ".join(f"{f:.1f} SE" for f in falls)
                 + ("" if None in chance else " (an agent that never gets worse falls as far by chance in "
-                   + ", ".join(f"{c:.0%}" for c in chance) + " of draws; `experiments.fall_by_chance`)"))
+                   + ", ".join(f"{c:.1%}" for c in chance) + " of draws; `experiments.fall_by_chance`)"))
     if entry.verdict == "holds":  # every seed: once an evaluation reaches 0.95, none after it falls below
         held = []
         for r in records:
