@@ -49,34 +49,42 @@ def pooled(records: list[dict]) -> tuple[list[float], list[float]]:
     return means, ses
 
 
+def context_curves() -> dict[str, tuple[str, list[float], list[float]]]:
+    """The committed context experiment as curves, keyed "whole" (the registry's `make run` agents), "short" (its
+    4-step-context control, ``frozen_lake_short_context``) and "untrained" (the same architecture, measured beside
+    each `make run` agent): (legend label, success by attempt averaged over the seeds, its standard error). A key is
+    missing when nothing of it is committed. The README's hero figure and notebook 05 plot these."""
+    from .experiments import load_results
+
+    whole, short = load_results("frozen_lake"), load_results("frozen_lake_short_context")
+    untrained = [r["untrained"] for r in whole if "untrained" in r]
+    curves = {}
+    if whole:
+        curves["whole"] = (f"whole trial in context (mean of {len(whole)} seeds, {whole[0]['updates']:,} updates)",
+                           *pooled(whole))
+    if short:
+        curves["short"] = (f"context = {short[0]['config']['context_length']} steps (mean of {len(short)} seeds)",
+                           *pooled(short))
+    if untrained:
+        curves["untrained"] = ("untrained (same architecture)", *pooled(untrained))
+    return curves
+
+
 def frozen_lake() -> None:
-    """The README's hero figure from committed results only: success by attempt of the registry's `make run` agents
-    (every seed), of its 4-step-context control (``frozen_lake_short_context``), of the same architecture untrained
-    (measured beside each `make run` agent), and of the authors' code as run on a CPU (their AMAGO-1 ``Agent``;
-    data/reference/authors_cpu_runs.json)."""
+    """The README's hero figure from committed results only: :func:`context_curves` and the authors' code as run on
+    a CPU (their AMAGO-1 ``Agent``; data/reference/authors_cpu_runs.json)."""
     from .experiments import load_results
 
     records = load_results("frozen_lake")
     if not records:
         print("no data/results/frozen_lake/seed*.json yet: run `python -m amago_edu.experiments run frozen_lake --seed 0`")
         return
-    short = load_results("frozen_lake_short_context")
     authors = json.loads((ROOT / "data" / "reference" / "authors_cpu_runs.json").read_text())["toy/meta_frozen_lake"]
-    means, ses = pooled(records)
-    k = len(means)
-    x = list(range(1, k + 1))
     fig = go.Figure()
-    fig.add_scatter(x=x, y=means, error_y=dict(array=ses), mode="lines+markers",
-                    name=f"whole trial in context (mean of {len(records)} seeds, {records[0]['updates']:,} updates)")
-    if short:
-        short_means, short_ses = pooled(short)
-        fig.add_scatter(x=x, y=short_means, error_y=dict(array=short_ses), mode="lines+markers",
-                        name=f"context = {short[0]['config']['context_length']} steps (mean of {len(short)} seeds)")
-    untrained = [r["untrained"] for r in records if "untrained" in r]
-    if untrained:
-        untrained_means, untrained_ses = pooled(untrained)
-        fig.add_scatter(x=x, y=untrained_means, error_y=dict(array=untrained_ses), mode="lines+markers",
-                        name="untrained (same architecture)")
+    for label, means, ses in context_curves().values():
+        fig.add_scatter(x=list(range(1, len(means) + 1)), y=means, error_y=dict(array=ses), mode="lines+markers",
+                        name=label)
+    x = list(range(1, len(records[0]["attempt"]) + 1))
     fig.add_scatter(x=x, y=authors["success_by_attempt"], mode="lines+markers", line=dict(dash="dash", color="gray"),
                     name="authors' code, their AMAGO-1 Agent, on a CPU (reference)")
     fig.update_layout(title="Meta frozen lake (held-out 4x4 maps, 5 attempts): success by attempt within a trial",
